@@ -1,0 +1,65 @@
+"""minimaxjax: minimax optimisation and games in JAX.
+
+Write Φ once; ``mmx.field(phi)`` builds ``V(z) = [∇xΦ(x, y), −∇yΦ(x, y)]`` and the
+update rules (ordinary optax transformations) drive it.
+"""
+
+from minimaxjax import constraints as constraints
+from minimaxjax.operators import Field as Field
+from minimaxjax.operators import field as field
+from minimaxjax.operators import game_field as game_field
+from minimaxjax.operators import jacobian_operator_norm as jacobian_operator_norm
+from minimaxjax.rules import AlternatingState as AlternatingState
+from minimaxjax.rules import ExtraState as ExtraState
+from minimaxjax.rules import PerPlayerState as PerPlayerState
+from minimaxjax.rules import ReflectedState as ReflectedState
+from minimaxjax.rules import alternating as alternating
+from minimaxjax.rules import alternating_gda as alternating_gda
+from minimaxjax.rules import extra as extra
+from minimaxjax.rules import extra_adam as extra_adam
+from minimaxjax.rules import extragradient as extragradient
+from minimaxjax.rules import extragradient_plus as extragradient_plus
+from minimaxjax.rules import gda as gda
+from minimaxjax.rules import iterate as iterate
+from minimaxjax.rules import optimistic_gda as optimistic_gda
+from minimaxjax.rules import per_player as per_player
+from minimaxjax.rules import projected as projected
+from minimaxjax.rules import proximal_point as proximal_point
+from minimaxjax.rules import reflected as reflected
+from minimaxjax.rules import reflected_gda as reflected_gda
+from minimaxjax.solve import Solution as Solution
+from minimaxjax.solve import Status as Status
+from minimaxjax.solve import solve as solve
+from minimaxjax.solve import status_message as status_message
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlternatingState",
+    "ExtraState",
+    "Field",
+    "PerPlayerState",
+    "ReflectedState",
+    "Solution",
+    "Status",
+    "alternating",
+    "alternating_gda",
+    "constraints",
+    "extra",
+    "extra_adam",
+    "extragradient",
+    "extragradient_plus",
+    "field",
+    "game_field",
+    "gda",
+    "iterate",
+    "jacobian_operator_norm",
+    "optimistic_gda",
+    "per_player",
+    "projected",
+    "proximal_point",
+    "reflected",
+    "reflected_gda",
+    "solve",
+    "status_message",
+]

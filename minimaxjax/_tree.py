@@ -1,0 +1,73 @@
+"""Small pytree helpers shared across the library (private)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+PyTree = Any
+
+
+def tree_norm(tree: PyTree) -> jax.Array:
+    """Euclidean norm of all leaves together, accumulated in at least float32."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        return jnp.zeros((), jnp.float32)
+    dtype = jnp.result_type(jnp.float32, *[jnp.asarray(x).dtype for x in leaves])
+    total = sum(jnp.sum(jnp.square(jnp.asarray(x, dtype))) for x in leaves)
+    return jnp.sqrt(total)
+
+
+def tree_all_finite(tree: PyTree) -> jax.Array:
+    """Whether every entry of every leaf is finite (a scalar bool)."""
+    leaves = jax.tree.leaves(tree)
+    result = jnp.array(True)
+    for x in leaves:
+        result = result & jnp.all(jnp.isfinite(x))
+    return result
+
+
+def tree_select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
+    """Leafwise ``where(pred, a, b)`` for a scalar ``pred``."""
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+def tree_axpy(scale: jax.Array, x: PyTree, y: PyTree) -> PyTree:
+    """``y + scale * x`` leafwise, keeping the dtype of ``y``."""
+    return jax.tree.map(
+        lambda a, b: (b + jnp.asarray(scale, b.dtype) * a.astype(b.dtype)).astype(
+            b.dtype
+        ),
+        x,
+        y,
+    )
+
+
+def tree_sub(x: PyTree, y: PyTree) -> PyTree:
+    """``x - y`` leafwise, keeping the dtype of ``y``."""
+    return jax.tree.map(lambda a, b: (a - b).astype(b.dtype), x, y)
+
+
+def players(z: PyTree) -> tuple[Any, ...]:
+    """The keys (dict) or indices (tuple/list) of the top-level players of ``z``."""
+    if isinstance(z, dict):
+        return tuple(z.keys())
+    if isinstance(z, (tuple, list)):
+        return tuple(range(len(z)))
+    raise TypeError(
+        "params must be a tuple, list or dict whose top-level children are the "
+        f"players, got {type(z).__name__}."
+    )
+
+
+def replace_player(z: PyTree, player: Any, value: PyTree) -> PyTree:
+    """A copy of ``z`` with one top-level child replaced."""
+    if isinstance(z, dict):
+        new = dict(z)
+        new[player] = value
+        return type(z)(new) if type(z) is not dict else new
+    items = list(z)
+    items[player] = value
+    return type(z)(items)

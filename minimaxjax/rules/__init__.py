@@ -1,0 +1,41 @@
+"""Update rules for games, as optax gradient transformations."""
+
+from minimaxjax.rules._aliases import alternating_gda as alternating_gda
+from minimaxjax.rules._aliases import extra_adam as extra_adam
+from minimaxjax.rules._aliases import extragradient as extragradient
+from minimaxjax.rules._aliases import extragradient_plus as extragradient_plus
+from minimaxjax.rules._aliases import gda as gda
+from minimaxjax.rules._aliases import optimistic_gda as optimistic_gda
+from minimaxjax.rules._aliases import proximal_point as proximal_point
+from minimaxjax.rules._aliases import reflected_gda as reflected_gda
+from minimaxjax.rules._alternating import AlternatingState as AlternatingState
+from minimaxjax.rules._alternating import alternating as alternating
+from minimaxjax.rules._extra import ExtraState as ExtraState
+from minimaxjax.rules._extra import extra as extra
+from minimaxjax.rules._iterate import iterate as iterate
+from minimaxjax.rules._players import PerPlayerState as PerPlayerState
+from minimaxjax.rules._players import per_player as per_player
+from minimaxjax.rules._reflected import ReflectedState as ReflectedState
+from minimaxjax.rules._reflected import projected as projected
+from minimaxjax.rules._reflected import reflected as reflected
+
+__all__ = [
+    "AlternatingState",
+    "ExtraState",
+    "PerPlayerState",
+    "ReflectedState",
+    "alternating",
+    "alternating_gda",
+    "extra",
+    "extra_adam",
+    "extragradient",
+    "extragradient_plus",
+    "gda",
+    "iterate",
+    "optimistic_gda",
+    "per_player",
+    "projected",
+    "proximal_point",
+    "reflected",
+    "reflected_gda",
+]

@@ -1,0 +1,61 @@
+"""The committed iterate of a rule whose params visit intermediate points."""
+
+from __future__ import annotations
+
+import jax
+import optax
+
+from minimaxjax._tree import PyTree
+from minimaxjax.rules._extra import ExtraState
+from minimaxjax.rules._reflected import ReflectedState
+
+__all__ = ["iterate"]
+
+_COMMITTING = (ExtraState, ReflectedState)
+
+
+def iterate(params: PyTree, state: optax.OptState) -> PyTree:
+    r"""The committed iterate ``z^k`` of a transparent-mode rule.
+
+    In transparent mode params visit the points where the field is needed (an
+    extrapolated point ``z̄``, a reflected point ``2z^k − z^{k−1}``); this returns
+    the iterate to evaluate or report. It finds the rule's state anywhere inside
+    ``state`` (under ``optax.chain`` or ``optax.inject_hyperparams``); for rules
+    without intermediate points it returns ``params``.
+
+    Args:
+      params: the current params.
+      state: the optimizer state.
+
+    Returns:
+      The committed iterate, with the structure of ``params``.
+
+    Example:
+      >>> import jax.numpy as jnp, optax
+      >>> import minimaxjax as mmx
+      >>> V = mmx.field(lambda x, y: x * y)
+      >>> opt = mmx.extragradient(0.1)
+      >>> z = (jnp.array(1.0), jnp.array(1.0))
+      >>> state = opt.init(z)
+      >>> updates, state = opt.update(V(z), state, z)     # to the extrapolated point
+      >>> z_bar = optax.apply_updates(z, updates)
+      >>> [float(v) for v in mmx.iterate(z_bar, state)]
+      [1.0, 1.0]
+
+    References:
+      Foret et al., *Sharpness-Aware Minimization*, ICLR 2021 (the transparent
+      two-call protocol of ``optax.contrib.sam``), https://arxiv.org/abs/2010.01412.
+    """
+    found = [
+        s
+        for s in jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, _COMMITTING))
+        if isinstance(s, _COMMITTING)
+    ]
+    if not found:
+        return params
+    if len(found) > 1:
+        raise ValueError(
+            f"state holds {len(found)} extrapolating rule states; iterate cannot tell "
+            "which one owns params. Call .committed(params) on the one you mean."
+        )
+    return found[0].committed(params)
