@@ -15,8 +15,10 @@ def tree_norm(tree: PyTree) -> jax.Array:
     leaves = jax.tree.leaves(tree)
     if not leaves:
         return jnp.zeros((), jnp.float32)
-    dtype = jnp.result_type(jnp.float32, *[jnp.asarray(x).dtype for x in leaves])
-    total = sum(jnp.sum(jnp.square(jnp.asarray(x, dtype))) for x in leaves)
+    # Accumulate low-precision leaves (bfloat16, float16) in float32.
+    wide = any(jnp.result_type(x) == jnp.float64 for x in leaves)
+    dtype = jnp.float64 if wide else jnp.float32
+    total = sum(jnp.sum(jnp.square(jnp.asarray(x).astype(dtype))) for x in leaves)
     return jnp.sqrt(total)
 
 
@@ -30,8 +32,21 @@ def tree_all_finite(tree: PyTree) -> jax.Array:
 
 
 def tree_select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
-    """Leafwise ``where(pred, a, b)`` for a scalar ``pred``."""
-    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+    """Leafwise ``where(pred, a, b)`` for a scalar ``pred``, in the dtype of ``a``."""
+    return jax.tree.map(
+        lambda a, b: jnp.where(pred, a, b).astype(jnp.asarray(a).dtype),
+        on_true,
+        on_false,
+    )
+
+
+def strong(tree: PyTree) -> PyTree:
+    """Arrays with fixed (not weak) dtypes, so later arithmetic cannot widen them.
+
+    ``jnp.array(1.0)`` is weakly typed and would silently become float64 when mixed
+    with float64 values under x64; a state or scan carry must not change dtype.
+    """
+    return jax.tree.map(lambda a: jnp.asarray(a).astype(jnp.asarray(a).dtype), tree)
 
 
 def tree_axpy(scale: jax.Array, x: PyTree, y: PyTree) -> PyTree:

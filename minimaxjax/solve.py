@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from minimaxjax._tree import PyTree, tree_all_finite, tree_norm, tree_select
+from minimaxjax._tree import PyTree, strong, tree_all_finite, tree_norm, tree_select
 from minimaxjax.rules import iterate
 
 __all__ = ["Solution", "Status", "solve", "status_message"]
@@ -210,7 +210,7 @@ def _solve(
     tol: jax.Array,
 ) -> Solution:
     opt = optax.with_extra_args_support(optimizer)
-    z0 = jax.tree.map(jnp.asarray, z0)
+    z0 = strong(z0)
     if projection is not None:
         z0 = projection(z0)
     project = projection if projection is not None else (lambda z: z)
@@ -277,7 +277,7 @@ def _solve(
             )
         norms_array = jnp.stack(norms)
         running = status == Status.MAX_STEPS
-        converged = norms_array[0] <= tol
+        converged = norms_array[0] <= tol.astype(norms_array.dtype)
         finite = (
             jnp.all(jnp.stack(finite_values))
             & tree_all_finite(new_params)
@@ -308,7 +308,7 @@ def _solve(
         recorded = jnp.where(
             running & (jnp.arange(per_iteration) < used), norms_array, jnp.nan
         )
-        iterations_done = jnp.where(running & ~converged, 1, 0)
+        iterations_done = move.astype(jnp.int32)
         return (params, state, status, evaluations), (recorded, iterations_done)
 
     keys = None

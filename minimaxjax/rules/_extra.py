@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from minimaxjax._tree import PyTree, tree_axpy, tree_select, tree_sub
+from minimaxjax._tree import PyTree, strong, tree_axpy, tree_select, tree_sub
 
 __all__ = ["ExtraState", "extra"]
 
@@ -135,7 +135,7 @@ def extra(
     def init_fn(params: PyTree) -> ExtraState:
         return ExtraState(
             inner_state=inner.init(params),
-            anchor=jax.tree.map(jnp.asarray, params),
+            anchor=strong(params),
             phase=jnp.zeros([], jnp.int32),
         )
 

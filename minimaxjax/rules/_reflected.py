@@ -6,10 +6,9 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import optax
 
-from minimaxjax._tree import PyTree, tree_sub
+from minimaxjax._tree import PyTree, strong, tree_sub
 
 __all__ = ["ReflectedState", "projected", "reflected"]
 
@@ -86,7 +85,7 @@ def reflected(
     inner = optax.with_extra_args_support(optimizer)
 
     def init_fn(params: PyTree) -> ReflectedState:
-        return ReflectedState(inner.init(params), jax.tree.map(jnp.asarray, params))
+        return ReflectedState(inner.init(params), strong(params))
 
     def update_fn(
         updates: PyTree,
