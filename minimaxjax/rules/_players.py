@@ -121,7 +121,7 @@ def _check_learning_rate(value: Any, argument: str) -> None:
         return
     try:
         array = jax.numpy.asarray(value)
-    except TypeError:
+    except (TypeError, ValueError):
         array = None
     if (
         array is None
