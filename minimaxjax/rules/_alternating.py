@@ -108,6 +108,15 @@ def alternating(
             states = tuple(s if i == name else t for i, t in enumerate(states))
         return new_z, states
 
+    branches: dict[tuple[Any, ...], list[Callable[[Any], Any]]] = {}
+
+    def branches_for(names: tuple[Any, ...]) -> list[Callable[[Any], Any]]:
+        # Built once per player set: lax.switch caches its traces by function
+        # identity, so fresh lambdas would re-trace every un-jitted call.
+        if names not in branches:
+            branches[names] = [lambda ops, n=n: move(n, *ops) for n in names]
+        return branches[names]
+
     def update_fn(
         updates: PyTree,
         state: AlternatingState,
@@ -123,12 +132,10 @@ def alternating(
             )
         names = players(params)
         if field is None:  # transparent: move the player whose turn it is.
-            branches = [
-                lambda ops, n=n: move(n, ops[0], ops[1], ops[2], extra_args)
-                for n in names
-            ]
             new_z, states = jax.lax.switch(
-                state.phase, branches, (updates, state.inner_states, params)
+                state.phase,
+                branches_for(names),
+                (updates, state.inner_states, params, extra_args),
             )
             new_phase = (state.phase + 1) % len(names)
             return tree_sub(new_z, params), AlternatingState(states, new_phase)
