@@ -5,16 +5,30 @@ update rules (ordinary optax transformations) drive it.
 """
 
 from minimaxjax import constraints as constraints
+from minimaxjax import games as games
 from minimaxjax.operators import Field as Field
 from minimaxjax.operators import field as field
 from minimaxjax.operators import game_field as game_field
 from minimaxjax.operators import jacobian_operator_norm as jacobian_operator_norm
+from minimaxjax.rules import (
+    AdaptiveExtragradientPlusState as AdaptiveExtragradientPlusState,
+)
 from minimaxjax.rules import AlternatingState as AlternatingState
+from minimaxjax.rules import (
+    BiasCorrectedExtragradientPlusState as BiasCorrectedExtragradientPlusState,
+)
 from minimaxjax.rules import ExtraState as ExtraState
 from minimaxjax.rules import PerPlayerState as PerPlayerState
 from minimaxjax.rules import ReflectedState as ReflectedState
+from minimaxjax.rules import (
+    StochasticExtragradientPlusState as StochasticExtragradientPlusState,
+)
+from minimaxjax.rules import adaptive_extragradient_plus as adaptive_extragradient_plus
 from minimaxjax.rules import alternating as alternating
 from minimaxjax.rules import alternating_gda as alternating_gda
+from minimaxjax.rules import (
+    bias_corrected_extragradient_plus as bias_corrected_extragradient_plus,
+)
 from minimaxjax.rules import extra as extra
 from minimaxjax.rules import extra_adam as extra_adam
 from minimaxjax.rules import extragradient as extragradient
@@ -27,6 +41,9 @@ from minimaxjax.rules import projected as projected
 from minimaxjax.rules import proximal_point as proximal_point
 from minimaxjax.rules import reflected as reflected
 from minimaxjax.rules import reflected_gda as reflected_gda
+from minimaxjax.rules import (
+    stochastic_extragradient_plus as stochastic_extragradient_plus,
+)
 from minimaxjax.solve import Solution as Solution
 from minimaxjax.solve import Status as Status
 from minimaxjax.solve import solve as solve
@@ -35,15 +52,20 @@ from minimaxjax.solve import status_message as status_message
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdaptiveExtragradientPlusState",
     "AlternatingState",
+    "BiasCorrectedExtragradientPlusState",
     "ExtraState",
     "Field",
     "PerPlayerState",
     "ReflectedState",
     "Solution",
     "Status",
+    "StochasticExtragradientPlusState",
+    "adaptive_extragradient_plus",
     "alternating",
     "alternating_gda",
+    "bias_corrected_extragradient_plus",
     "constraints",
     "extra",
     "extra_adam",
@@ -51,6 +73,7 @@ __all__ = [
     "extragradient_plus",
     "field",
     "game_field",
+    "games",
     "gda",
     "iterate",
     "jacobian_operator_norm",
@@ -62,4 +85,5 @@ __all__ = [
     "reflected_gda",
     "solve",
     "status_message",
+    "stochastic_extragradient_plus",
 ]

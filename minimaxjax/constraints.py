@@ -205,9 +205,13 @@ def simplex(scale: float = 1.0, *, player: Any = None) -> Projection:
       Duchi et al., *Efficient projections onto the ℓ1-ball for learning in high
       dimensions*, ICML 2008.
     """
-    return _maybe_on_player(
-        player, lambda t: optax.projections.projection_simplex(t, scale)
-    )
+    def project(tree: PyTree) -> PyTree:
+        # optax divides an int by a float inside; keep it working for callers who
+        # enable strict dtype promotion.
+        with jax.numpy_dtype_promotion("standard"):
+            return optax.projections.projection_simplex(tree, scale)
+
+    return _maybe_on_player(player, project)
 
 
 def non_negative(*, player: Any = None) -> Projection:

@@ -306,7 +306,9 @@ def _solve(
             used = jnp.where(converged, 1, per_iteration)
         evaluations = evaluations + jnp.where(running, used, 0).astype(jnp.int32)
         recorded = jnp.where(
-            running & (jnp.arange(per_iteration) < used), norms_array, jnp.nan
+            running & (jnp.arange(per_iteration, dtype=jnp.int32) < used),
+            norms_array,
+            jnp.nan,
         )
         iterations_done = move.astype(jnp.int32)
         return (params, state, status, evaluations), (recorded, iterations_done)

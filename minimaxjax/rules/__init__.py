@@ -1,5 +1,23 @@
 """Update rules for games, as optax gradient transformations."""
 
+from minimaxjax.rules._adaptive import (
+    AdaptiveExtragradientPlusState as AdaptiveExtragradientPlusState,
+)
+from minimaxjax.rules._adaptive import (
+    BiasCorrectedExtragradientPlusState as BiasCorrectedExtragradientPlusState,
+)
+from minimaxjax.rules._adaptive import (
+    StochasticExtragradientPlusState as StochasticExtragradientPlusState,
+)
+from minimaxjax.rules._adaptive import (
+    adaptive_extragradient_plus as adaptive_extragradient_plus,
+)
+from minimaxjax.rules._adaptive import (
+    bias_corrected_extragradient_plus as bias_corrected_extragradient_plus,
+)
+from minimaxjax.rules._adaptive import (
+    stochastic_extragradient_plus as stochastic_extragradient_plus,
+)
 from minimaxjax.rules._aliases import alternating_gda as alternating_gda
 from minimaxjax.rules._aliases import extra_adam as extra_adam
 from minimaxjax.rules._aliases import extragradient as extragradient
@@ -20,12 +38,17 @@ from minimaxjax.rules._reflected import projected as projected
 from minimaxjax.rules._reflected import reflected as reflected
 
 __all__ = [
+    "AdaptiveExtragradientPlusState",
     "AlternatingState",
+    "BiasCorrectedExtragradientPlusState",
     "ExtraState",
     "PerPlayerState",
     "ReflectedState",
+    "StochasticExtragradientPlusState",
+    "adaptive_extragradient_plus",
     "alternating",
     "alternating_gda",
+    "bias_corrected_extragradient_plus",
     "extra",
     "extra_adam",
     "extragradient",
@@ -38,4 +61,5 @@ __all__ = [
     "proximal_point",
     "reflected",
     "reflected_gda",
+    "stochastic_extragradient_plus",
 ]
