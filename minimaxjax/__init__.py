@@ -5,6 +5,7 @@ update rules (ordinary optax transformations) drive it.
 """
 
 from minimaxjax import constraints as constraints
+from minimaxjax import diagnostics as diagnostics
 from minimaxjax import games as games
 from minimaxjax.operators import Field as Field
 from minimaxjax.operators import field as field
@@ -67,6 +68,7 @@ __all__ = [
     "alternating_gda",
     "bias_corrected_extragradient_plus",
     "constraints",
+    "diagnostics",
     "extra",
     "extra_adam",
     "extragradient",

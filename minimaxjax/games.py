@@ -365,6 +365,13 @@ def forsaken(offset: float = 0.45) -> Game:
     they cycle with ‖V‖ between about 0.5 and 2.2. The field satisfies a weak
     Minty inequality with negative ρ, which adaptive EG+ variants exploit.
 
+    ``weak_mvi_rho`` is computed from the definition ``⟨V(z), z − z*⟩ ≥ ρ‖V(z)‖²``
+    as the infimum over the box: about −1.52, reached at an interior point near
+    ``(−0.26, 0.79)``; as ``z → z*`` the ratio tends to about −0.45. The literature
+    quotes ρ ≈ −0.478 for this game (the constant in Pethick et al.'s experiments);
+    we could not reproduce it from the definition on any ball around ``z*`` or on
+    the box, so we report the computed infimum.
+
     Args:
       offset: the linear coupling shift (0.45 in Pethick et al.; the lectures
         also use 0.1 and 0.5).
@@ -401,7 +408,7 @@ def forsaken(offset: float = 0.45) -> Game:
         init=(1.0, -0.8),
         constrained=True,
         params={"offset": offset},
-        description="Forsaken: an unstable solution inside an attracting limit cycle.",
+        description="Forsaken: a solution hidden inside an attracting limit cycle.",
     )
 
 
