@@ -205,6 +205,7 @@ def simplex(scale: float = 1.0, *, player: Any = None) -> Projection:
       Duchi et al., *Efficient projections onto the ℓ1-ball for learning in high
       dimensions*, ICML 2008.
     """
+
     def project(tree: PyTree) -> PyTree:
         # optax divides an int by a float inside; keep it working for callers who
         # enable strict dtype promotion.
