@@ -7,6 +7,7 @@ update rules (ordinary optax transformations) drive it.
 from minimaxjax import constraints as constraints
 from minimaxjax import diagnostics as diagnostics
 from minimaxjax import games as games
+from minimaxjax import plotting as plotting
 from minimaxjax.operators import Field as Field
 from minimaxjax.operators import field as field
 from minimaxjax.operators import game_field as game_field
@@ -81,6 +82,7 @@ __all__ = [
     "jacobian_operator_norm",
     "optimistic_gda",
     "per_player",
+    "plotting",
     "projected",
     "proximal_point",
     "reflected",
