@@ -1,1 +1,5 @@
-"""Benchmarks of minimaxjax: ``python -m benchmarks (the main job) and python -m benchmarks.overhead`` prints a table."""
+"""Benchmarks of minimaxjax.
+
+``python -m benchmarks`` is the main job (every rule on every game);
+``python -m benchmarks.overhead`` compares ``solve`` with hand-written loops.
+"""

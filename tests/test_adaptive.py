@@ -265,9 +265,7 @@ UNIT_BOX = mmx.constraints.box(-1.0, 1.0)
     [
         lambda: mmx.adaptive_extragradient_plus(projection=UNIT_BOX),
         lambda: mmx.stochastic_extragradient_plus(0.3, 0.5, projection=UNIT_BOX),
-        lambda: mmx.bias_corrected_extragradient_plus(
-            0.3, 0.5, projection=UNIT_BOX
-        ),
+        lambda: mmx.bias_corrected_extragradient_plus(0.3, 0.5, projection=UNIT_BOX),
     ],
     ids=["adaptive", "seg_plus", "bc_seg_plus"],
 )
@@ -375,9 +373,7 @@ def test_bias_corrected_follows_the_algorithm_sample_for_sample(x64):
         z_prev, h_prev, z = z, h, z_next
         expected.append(z)
 
-    opt = mmx.bias_corrected_extragradient_plus(
-        GAMMA, lambda k: jnp.asarray(alphas)[k]
-    )
+    opt = mmx.bias_corrected_extragradient_plus(GAMMA, lambda k: jnp.asarray(alphas)[k])
 
     @jax.jit
     def step(w, state, xi):  # xi[phase]: the sample each phase sees

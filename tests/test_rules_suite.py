@@ -109,7 +109,7 @@ def test_solve_vmap_over_64_starts_compiles_once(name):
     run(jax.tree.map(lambda a: 2 * a, starts))
     assert run._cache_size() == 1
     for i in (0, 17, 63):
-        single = mmx.solve(V, jax.tree.map(lambda a: a[i], starts), opt, num_steps)
+        single = mmx.solve(V, jax.tree.map(lambda a, i=i: a[i], starts), opt, num_steps)
         np.testing.assert_allclose(
             np.concatenate([np.ravel(a[i]) for a in jax.tree.leaves(batched.params)]),
             np.concatenate([np.ravel(a) for a in jax.tree.leaves(single.params)]),
