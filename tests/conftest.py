@@ -1,4 +1,8 @@
-"""Strict JAX settings so dtype and rank bugs surface in tests, not in notebooks."""
+"""Strict JAX settings so dtype and rank bugs surface in tests, not in notebooks.
+
+Strict promotion applies to the tests in this folder; the doctests in the library
+run as a user would, with JAX's defaults.
+"""
 
 import os
 
@@ -9,9 +13,6 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import jax
 import pytest
-
-jax.config.update("jax_numpy_rank_promotion", "raise")
-jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 
 def pytest_configure(config):
@@ -24,11 +25,10 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
-def _dtype_promotion(request):
-    if request.node.get_closest_marker("standard_promotion"):
-        with jax.numpy_dtype_promotion("standard"):
-            yield
-    else:
+def _strict_jax(request):
+    relaxed = request.node.get_closest_marker("standard_promotion") is not None
+    promotion = "standard" if relaxed else "strict"
+    with jax.numpy_rank_promotion("raise"), jax.numpy_dtype_promotion(promotion):
         yield
 
 
