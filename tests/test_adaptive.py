@@ -270,7 +270,7 @@ UNIT_BOX = mmx.constraints.box(-1.0, 1.0)
     ids=["adaptive", "seg_plus", "bc_seg_plus"],
 )
 def test_projection_finds_the_constrained_solution(make):
-    sol = mmx.solve(V_CONSTRAINED, (jnp.array(0.0), jnp.array(0.5)), make(), 300)
+    sol = mmx.solve(V_CONSTRAINED, (jnp.array(0.0), jnp.array(0.5)), make(), 3000)
     np.testing.assert_allclose([float(v) for v in sol.params], [1.0, -1.0], atol=1e-5)
 
 
