@@ -278,14 +278,22 @@ def _solve(
         norms_array = jnp.stack(norms)
         running = status == Status.MAX_STEPS
         converged = norms_array[0] <= tol.astype(norms_array.dtype)
-        finite = (
-            jnp.all(jnp.stack(finite_values))
-            & tree_all_finite(new_params)
-            & tree_all_finite(
+        # One reduction over every flag, so that XLA computes the predicate once
+        # instead of fusing a copy of the whole iteration into each select below.
+        # State leaves that are the new params or a field value (an optimistic
+        # rule's previous gradient) are checked already.
+        checked = {id(x) for x in jax.tree.leaves((new_params, g))}
+        finite = jnp.all(
+            jnp.stack(
                 [
-                    x
-                    for x in jax.tree.leaves(new_state)
-                    if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+                    *finite_values,
+                    *(jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(new_params)),
+                    *(
+                        jnp.all(jnp.isfinite(x))
+                        for x in jax.tree.leaves(new_state)
+                        if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+                        and id(x) not in checked
+                    ),
                 ]
             )
         )
@@ -310,8 +318,12 @@ def _solve(
             norms_array,
             jnp.nan,
         )
-        iterations_done = move.astype(jnp.int32)
-        return (params, state, status, evaluations), (recorded, iterations_done)
+        if per_iteration == 1:
+            # A (k, 1) trace costs XLA:CPU a slow transpose under vmap; (k,) does not.
+            recorded = recorded[0]
+        if adaptive:
+            return (params, state, status, evaluations), (recorded, move)
+        return (params, state, status, evaluations), recorded
 
     keys = None
     if key is not None:
@@ -324,9 +336,23 @@ def _solve(
         jnp.asarray(Status.MAX_STEPS, jnp.int32),
         jnp.zeros([], jnp.int32),
     )
-    (params, state, status, evaluations), (norms, done) = jax.lax.scan(
+    (params, state, status, evaluations), outputs = jax.lax.scan(
         body, carry, keys, length=num_iterations
     )
+    if adaptive:
+        norms, moved = outputs
+        done = jnp.sum(moved, dtype=jnp.int32)
+    else:
+        # No per-iteration output for the count: every iteration used per_iteration
+        # evaluations but a converged last one (1), and a diverged last one (all of
+        # them) was not committed.
+        norms = outputs
+        unused = jnp.where(
+            status == Status.CONVERGED,
+            1,
+            jnp.where(status == Status.DIVERGED, per_iteration, 0),
+        )
+        done = (evaluations - unused) // per_iteration
     field_norm = norms.reshape(-1)
     padding = num_steps - field_norm.shape[0]
     if padding:
@@ -338,7 +364,7 @@ def _solve(
         state=state,
         status=status,
         trace={"field_norm": field_norm},
-        stats={"num_evaluations": evaluations, "num_iterations": jnp.sum(done)},
+        stats={"num_evaluations": evaluations, "num_iterations": done},
     )
 
 

@@ -1,0 +1,336 @@
+"""What ``mmx.solve`` costs over a hand-written fused loop of the same rule.
+
+For each update rule and each game this times three jit-compiled programs that make
+the same number of field evaluations and record ``‖V‖`` at every one:
+
+* **hand**: a hand-written ``lax.scan`` of the rule in plain ``jnp`` on the same
+  pytree ``z = (x, y)`` (``benchmarks/_handwritten.py``): one scan step per
+  iteration, the phases unrolled, nothing else;
+* **solve**: ``mmx.solve(V, z0, rule, num_steps)``, which runs each iteration as one
+  opaque ``update`` call and on top of the hand-written work checks that every
+  field value, the new iterate and the new optimizer state are finite, freezes the
+  run on divergence (a select over params and state), keeps a status code and
+  counters, and returns the whole ``Solution`` (params, state, status, trace,
+  stats);
+* **transparent**: the loop a user writes around the transparent mode, one
+  ``update`` call per field evaluation in a ``lax.scan``; multi-phase rules then
+  switch on the phase at run time (the column shows what that costs; ``solve``
+  does not run this way).
+
+Games: a 2-D quadratic-bilinear game with scalar players, a 512-dimensional
+bilinear game ``Φ = (x − a)ᵀA(y − b)``, and the 2-D game from 4096 starts at once
+(``jax.vmap`` over ``z0`` of each program). Compilation is excluded; the three
+programs run interleaved (the order rotating), each run blocked on. The table
+gives the median time of each and, as ``solve/hand`` and ``transparent/hand``,
+the median over repeats of the ratio of two runs made side by side, which a busy
+machine disturbs less than a ratio of medians (target: ``solve/hand ≤ 1.03``).
+Rows where a program takes over half a second get 3 repeats (marked ``*``). The
+trace of ``solve`` is checked against the hand-written one (``check``: the largest
+difference relative to the largest value).
+
+Run ``python -m benchmarks.overhead`` (about 3 minutes on two CPU cores);
+``--quick`` runs tiny sizes as a smoke test, ``--repeats N`` sets the repeats,
+``--rules``/``--games`` pick a subset and ``--clock cpu`` times the process's CPU
+time (all threads) instead of wall time, steadier on a machine shared with other
+jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import minimaxjax as mmx
+from benchmarks import _handwritten
+
+PyTree = Any
+
+LR = 0.1
+ADAM_LR = 0.01
+INNER_STEPS = 5
+CLOCKS: dict[str, Callable[[], float]] = {
+    "wall": time.perf_counter,
+    "cpu": time.process_time,
+}
+
+
+def rules() -> dict[str, optax.GradientTransformation]:
+    """The rules measured, with the step sizes of the hand-written loops."""
+    return {
+        "gda": mmx.gda(LR),
+        "alternating_gda": mmx.alternating_gda(LR),
+        "proximal_point": mmx.proximal_point(LR, inner_steps=INNER_STEPS),
+        "extragradient": mmx.extragradient(LR),
+        "extragradient_plus": mmx.extragradient_plus(LR, 0.5),
+        "optimistic_gda": mmx.optimistic_gda(LR),
+        "reflected_gda": mmx.reflected_gda(LR),
+        "extra_adam": mmx.extra_adam(ADAM_LR),
+    }
+
+
+@dataclass(frozen=True)
+class Game:
+    """A field, a start (batched along axis 0 when ``batched``) and a budget."""
+
+    name: str
+    field: Callable[[PyTree], PyTree]
+    z0: PyTree
+    num_steps: int
+    batched: bool = False
+
+
+def quadratic_2d(mu: float = 0.1, a: float = 0.3, b: float = -0.2) -> Callable:
+    """``Φ = (x−a)(y−b) + μ/2 (x−a)² − μ/2 (y−b)²``, scalar players.
+
+    The equilibrium ``(a, b)`` is off the origin so that converging iterates never
+    reach subnormal floats, which would time the FPU instead of the loop.
+    """
+    return mmx.field(
+        lambda x, y: (x - a) * (y - b) + 0.5 * mu * ((x - a) ** 2 - (y - b) ** 2)
+    )
+
+
+def bilinear(dim: int, seed: int = 0) -> Callable:
+    """``Φ = (x − a)ᵀA(y − b)`` with ``A`` Gaussian scaled to spectral norm 1."""
+    rng = np.random.default_rng(seed)
+    matrix = rng.standard_normal((dim, dim))
+    matrix /= np.linalg.norm(matrix, 2)
+    A = jnp.asarray(matrix, jnp.float32)
+    a = jnp.asarray(rng.uniform(-1, 1, dim), jnp.float32)
+    b = jnp.asarray(rng.uniform(-1, 1, dim), jnp.float32)
+    return mmx.field(lambda x, y: (x - a) @ A @ (y - b))
+
+
+def games(quick: bool) -> dict[str, Game]:
+    """The three games, keyed by their ``--games`` name."""
+    # Budgets (field evaluations, multiples of 10 so that every rule runs whole
+    # iterations) put one hand-written run at roughly 50-200 ms on a 2-core CPU.
+    steps_2d, dim, steps_nd, batch, steps_batch = (
+        (100, 8, 100, 16, 100) if quick else (4_000_000, 512, 2_000, 4096, 2_000)
+    )
+    rng = np.random.default_rng(1)
+    starts = tuple(jnp.asarray(s) for s in rng.uniform(-1, 1, (2, batch)))
+    start_nd = tuple(jnp.asarray(s) for s in rng.uniform(-1, 1, (2, dim)))
+    V2 = quadratic_2d()
+    return {
+        "2d": Game("2-D", V2, (jnp.float32(1.0), jnp.float32(-0.8)), steps_2d),
+        "nd": Game(f"bilinear {dim}-D", bilinear(dim), start_nd, steps_nd),
+        "vmap": Game(f"2-D x{batch} vmap", V2, starts, steps_batch, batched=True),
+    }
+
+
+def transparent_loop(
+    field: Callable[[PyTree], PyTree],
+    z0: PyTree,
+    optimizer: optax.GradientTransformation,
+    num_steps: int,
+) -> tuple[PyTree, jax.Array]:
+    """One transparent ``update`` per field evaluation, as in a training loop."""
+
+    def body(carry: Any, _: None) -> Any:
+        z, state = carry
+        g = field(z)
+        updates, state = optimizer.update(g, state, z)
+        return (optax.apply_updates(z, updates), state), _handwritten.norm(g)
+
+    (z, state), norms = jax.lax.scan(body, (z0, optimizer.init(z0)), length=num_steps)
+    return mmx.iterate(z, state), norms
+
+
+def programs(
+    game: Game, rule: str, optimizer: optax.GradientTransformation
+) -> dict[str, Callable[[PyTree], Any]]:
+    """The three jit-compiled programs ``z0 -> (params, field_norm, …)``."""
+    hand = _handwritten.loops(LR, ADAM_LR, INNER_STEPS)[rule]
+    V, n = game.field, game.num_steps
+    fns: dict[str, Callable[[PyTree], Any]] = {
+        "hand": lambda z0: hand(V, z0, n),
+        "solve": lambda z0: mmx.solve(V, z0, optimizer, n),
+        "transparent": lambda z0: transparent_loop(V, z0, optimizer, n),
+    }
+    wrap = jax.vmap if game.batched else (lambda f: f)
+    return {k: jax.jit(wrap(f)) for k, f in fns.items()}
+
+
+def trace_of(output: Any) -> np.ndarray:
+    if isinstance(output, mmx.Solution):
+        return np.asarray(output.trace["field_norm"])
+    return np.asarray(output[1])
+
+
+def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
+    scale = max(float(np.max(np.abs(b))), np.finfo(np.float32).tiny)
+    return float(np.max(np.abs(a - b))) / scale
+
+
+@dataclass
+class Row:
+    game: str
+    evaluations: int
+    rule: str
+    times: dict[str, list[float]]
+    check: float
+    reduced: bool
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.times[name])
+
+    def ratio(self, name: str) -> float:
+        """Median over repeats of ``name``'s time over the hand-written loop's."""
+        pairs = zip(self.times[name], self.times["hand"], strict=True)
+        return statistics.median(a / b for a, b in pairs)
+
+
+def measure(
+    game: Game,
+    rule: str,
+    optimizer: optax.GradientTransformation,
+    repeats: int,
+    clock: Callable[[], float],
+) -> Row:
+    fns = programs(game, rule, optimizer)
+    outputs, first = {}, {}
+    for name, f in fns.items():
+        jax.block_until_ready(f(game.z0))  # compile
+        start = clock()
+        outputs[name] = jax.block_until_ready(f(game.z0))
+        first[name] = clock() - start
+    check = relative_difference(trace_of(outputs["solve"]), trace_of(outputs["hand"]))
+    reduced = max(first.values()) > 0.5 and repeats > 3
+    if reduced:
+        repeats = 3
+    names = list(fns)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    for r in range(repeats):
+        # Rotate the order so that no program always runs first (or after another).
+        for k in names[r % len(names) :] + names[: r % len(names)]:
+            start = clock()
+            jax.block_until_ready(fns[k](game.z0))
+            times[k].append(clock() - start)
+    return Row(game.name, game.num_steps, rule, times, check, reduced)
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import jaxlib
+
+    return (
+        f"{platform.platform()}; {cpu}, {os.cpu_count()} cores; Python "
+        f"{platform.python_version()}; jax {jax.__version__}, jaxlib "
+        f"{jaxlib.__version__}, optax {optax.__version__}; backend "
+        f"{jax.default_backend()} ({jax.devices()[0].device_kind}); load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+
+
+def table(rows: Sequence[Row]) -> str:
+    header = [
+        "game",
+        "evals",
+        "rule",
+        "hand ms",
+        "solve ms",
+        "solve/hand",
+        "transp. ms",
+        "transp./hand",
+        "check",
+    ]
+    body = [
+        [
+            row.game,
+            f"{row.evaluations:,}",
+            row.rule,
+            f"{1e3 * row.median('hand'):.1f}",
+            f"{1e3 * row.median('solve'):.1f}" + ("*" if row.reduced else ""),
+            f"{row.ratio('solve'):.3f}",
+            f"{1e3 * row.median('transparent'):.1f}",
+            f"{row.ratio('transparent'):.3f}",
+            f"{row.check:.0e}",
+        ]
+        for row in rows
+    ]
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    left = {0, 2}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    rule_line = "-" * len(line(header))
+    return "\n".join([line(header), rule_line, *map(line, body)])
+
+
+def _choose(value: str | None, options: dict[str, Any], what: str) -> dict[str, Any]:
+    if not value:
+        return options
+    names = value.split(",")
+    unknown = sorted(set(names) - set(options))
+    if unknown:
+        raise SystemExit(f"unknown {what} {unknown}; choose from {list(options)}")
+    return {k: v for k, v in options.items() if k in names}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.overhead", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs each")
+    parser.add_argument("--rules", default=None, help="comma-separated rule names")
+    parser.add_argument("--games", default=None, help="comma-separated: 2d,nd,vmap")
+    parser.add_argument(
+        "--clock", choices=sorted(CLOCKS), default="wall", help="what to time"
+    )
+    options = parser.parse_args(argv)
+    repeats = options.repeats or (2 if options.quick else 7)
+    if repeats < 1:
+        parser.error("--repeats must be a positive int")
+    chosen_rules = _choose(options.rules, rules(), "rules")
+    chosen_games = _choose(options.games, games(options.quick), "games")
+
+    print(machine())
+    print(
+        f"{options.clock} clock, median of {repeats} interleaved runs, compile "
+        f"excluded; lr={LR} (extra_adam {ADAM_LR}), proximal_point "
+        f"inner_steps={INNER_STEPS}\n"
+    )
+    clock = CLOCKS[options.clock]
+    rows = [
+        measure(game, rule, optimizer, repeats, clock)
+        for game in chosen_games.values()
+        for rule, optimizer in chosen_rules.items()
+    ]
+    print(table(rows))
+    ratios = [row.ratio("solve") for row in rows]
+    worst = max(rows, key=lambda row: row.ratio("solve"))
+    geomean = math.exp(statistics.fmean(math.log(x) for x in ratios))
+    print(
+        f"\nsolve/hand: worst {worst.ratio('solve'):.3f} ({worst.rule}, "
+        f"{worst.game}), geometric mean {geomean:.3f}; target <= 1.03"
+    )
+
+
+if __name__ == "__main__":
+    main()
