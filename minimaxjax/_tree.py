@@ -60,6 +60,15 @@ def tree_axpy(scale: jax.Array, x: PyTree, y: PyTree) -> PyTree:
     )
 
 
+def tree_scale(scale: jax.Array, x: PyTree, like: PyTree) -> PyTree:
+    """``scale * x`` leafwise, in the dtypes of ``like``."""
+    return jax.tree.map(
+        lambda a, b: (jnp.asarray(scale, b.dtype) * a.astype(b.dtype)).astype(b.dtype),
+        x,
+        like,
+    )
+
+
 def tree_sub(x: PyTree, y: PyTree) -> PyTree:
     """``x - y`` leafwise, keeping the dtype of ``y``."""
     return jax.tree.map(lambda a, b: (a - b).astype(b.dtype), x, y)

@@ -249,10 +249,10 @@ def update_map(
       state: optimizer state to linearise at (default ``optimizer.init(z_star)``).
       warmup: iterations run at ``z_star`` before linearising.
       reduce: drop state coordinates without dynamics: those nothing depends on
-        (the anchor an extragradient step overwrites, adding only zero eigenvalues)
-        and those the iteration carries unchanged (hyperparameters of
-        ``optax.inject_hyperparams``, adding only an eigenvalue 1). Params are
-        always kept.
+        (adding only zero eigenvalues) and those the iteration carries unchanged
+        (the anchor of an extragradient rule, which an opaque iteration does not
+        read, and hyperparameters of ``optax.inject_hyperparams``, adding only
+        eigenvalues 1). Params are always kept.
 
     Returns:
       A square float64 NumPy array over the flattened params (first, in the order

@@ -176,7 +176,7 @@ def solve(
     num_steps = _check_num_steps(num_steps)
     if tol is not None and not tol >= 0:
         raise ValueError(f"tol must be None or a non-negative float, got {tol!r}.")
-    tol_array = jnp.asarray(-jnp.inf if tol is None else tol, jnp.float32)
+    tol_array = None if tol is None else jnp.asarray(tol, jnp.float32)
     try:
         hash((field, optimizer, projection))
     except TypeError:
@@ -207,7 +207,7 @@ def _solve(
     z0: PyTree,
     args: tuple[Any, ...],
     key: jax.Array | None,
-    tol: jax.Array,
+    tol: jax.Array | None,
 ) -> Solution:
     opt = optax.with_extra_args_support(optimizer)
     z0 = strong(z0)
@@ -220,8 +220,8 @@ def _solve(
 
     sample_key = None if key is None else jax.random.split(key)[0]
     _check_field_output(jax.eval_shape(call, z0, sample_key), z0)
-    state = opt.init(z0)
-    adaptive = bool(_evaluation_counters(state))
+    state0 = opt.init(z0)
+    adaptive = bool(_evaluation_counters(state0))
 
     if adaptive:
         # The rule calls the field a varying number of times inside its own control
@@ -236,7 +236,7 @@ def _solve(
             return call(w, sample_key)
 
         jax.eval_shape(
-            lambda g, s, p: opt.update(g, s, p, field=counting), z0, state, z0
+            lambda g, s, p: opt.update(g, s, p, field=counting), z0, state0, z0
         )
         per_iteration = 1 + len(calls)
     num_iterations = num_steps // per_iteration
@@ -246,8 +246,11 @@ def _solve(
             "evaluations one iteration of this rule makes."
         )
 
-    def body(carry: tuple[Any, ...], keys: Any) -> tuple[tuple[Any, ...], jax.Array]:
-        params, state, status, evaluations = carry
+    def iteration(
+        params: PyTree, state: optax.OptState, keys: Any, checked: bool
+    ) -> tuple[PyTree, optax.OptState, jax.Array, jax.Array]:
+        """One opaque iteration: the new params and state, ‖V‖ at each evaluation
+        and (when ``checked``) whether every field value was finite."""
         norms: list[jax.Array] = []
         finite_values: list[jax.Array] = []
 
@@ -256,17 +259,22 @@ def _solve(
                 return None
             return jax.random.fold_in(keys, phase) if adaptive else keys[phase]
 
-        def recording(w: PyTree, phase: int) -> PyTree:
-            value = call(project(w), subkey(phase))
-            if not adaptive:
+        def evaluate(w: PyTree, phase: Any, record: bool) -> PyTree:
+            value = call(w, subkey(phase))
+            if record:
                 norms.append(tree_norm(value))
-                finite_values.append(tree_all_finite(value))
+                if checked:
+                    finite_values.append(tree_all_finite(value))
             return value
 
-        g = call(params, subkey(0))
-        norms.append(tree_norm(g))
-        finite_values.append(tree_all_finite(g))
-        updates, new_state = opt.update(g, state, params, field=recording)
+        g = evaluate(params, 0, True)
+        updates, new_state = opt.update(
+            g,
+            state,
+            params,
+            # An adaptive rule's inner evaluations are counted in its state.
+            field=lambda w, phase: evaluate(project(w), phase, not adaptive),
+        )
         new_params = project(optax.apply_updates(params, updates))
         if len(norms) != per_iteration:
             raise ValueError(
@@ -275,14 +283,13 @@ def _solve(
                 "needs a fixed number of field calls per iteration, or a "
                 "`num_evaluations` counter in the rule's state (adaptive rules)."
             )
-        norms_array = jnp.stack(norms)
-        running = status == Status.MAX_STEPS
-        converged = norms_array[0] <= tol.astype(norms_array.dtype)
+        if not checked:
+            return new_params, new_state, jnp.stack(norms), jnp.ones([], bool)
         # One reduction over every flag, so that XLA computes the predicate once
-        # instead of fusing a copy of the whole iteration into each select below.
-        # State leaves that are the new params or a field value (an optimistic
-        # rule's previous gradient) are checked already.
-        checked = {id(x) for x in jax.tree.leaves((new_params, g))}
+        # instead of fusing a copy of the whole iteration into each select of the
+        # caller. State leaves that are the new params or a field value (an
+        # optimistic rule's previous gradient) are checked already.
+        seen = {id(x) for x in jax.tree.leaves((new_params, g))}
         finite = jnp.all(
             jnp.stack(
                 [
@@ -292,10 +299,25 @@ def _solve(
                         jnp.all(jnp.isfinite(x))
                         for x in jax.tree.leaves(new_state)
                         if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
-                        and id(x) not in checked
+                        and id(x) not in seen
                     ),
                 ]
             )
+        )
+        return new_params, new_state, jnp.stack(norms), finite
+
+    def checked_step(
+        carry: tuple[Any, ...], keys: Any
+    ) -> tuple[tuple[Any, ...], jax.Array]:
+        """One iteration with every check: freeze on a non-finite value, stop at
+        tol; once stopped, keep everything and record NaN."""
+        params, state, status, evaluations = carry
+        new_params, new_state, norms, finite = iteration(
+            params, state, keys, checked=True
+        )
+        running = status == Status.MAX_STEPS
+        converged = (
+            jnp.zeros([], bool) if tol is None else norms[0] <= tol.astype(norms.dtype)
         )
         move = running & ~converged & finite
         params = tree_select(move, new_params, params)
@@ -315,14 +337,9 @@ def _solve(
         evaluations = evaluations + jnp.where(running, used, 0).astype(jnp.int32)
         recorded = jnp.where(
             running & (jnp.arange(per_iteration, dtype=jnp.int32) < used),
-            norms_array,
+            norms,
             jnp.nan,
         )
-        if per_iteration == 1:
-            # A (k, 1) trace costs XLA:CPU a slow transpose under vmap; (k,) does not.
-            recorded = recorded[0]
-        if adaptive:
-            return (params, state, status, evaluations), (recorded, move)
         return (params, state, status, evaluations), recorded
 
     keys = None
@@ -330,29 +347,45 @@ def _solve(
         keys = jax.random.split(key, num_iterations * per_iteration)
         if not adaptive:
             keys = keys.reshape((num_iterations, per_iteration, *keys.shape[1:]))
-    carry = (
-        z0,
-        state,
-        jnp.asarray(Status.MAX_STEPS, jnp.int32),
-        jnp.zeros([], jnp.int32),
-    )
-    (params, state, status, evaluations), outputs = jax.lax.scan(
-        body, carry, keys, length=num_iterations
-    )
-    if adaptive:
-        norms, moved = outputs
-        done = jnp.sum(moved, dtype=jnp.int32)
-    else:
-        # No per-iteration output for the count: every iteration used per_iteration
-        # evaluations but a converged last one (1), and a diverged last one (all of
-        # them) was not committed.
-        norms = outputs
-        unused = jnp.where(
-            status == Status.CONVERGED,
-            1,
-            jnp.where(status == Status.DIVERGED, per_iteration, 0),
+    running = jnp.asarray(Status.MAX_STEPS, jnp.int32)
+    no_evaluations = jnp.zeros([], jnp.int32)
+
+    if adaptive or tol is not None:
+        # Every iteration checked: the run stops at tol or at a non-finite value.
+        def scan_body(carry: Any, keys: Any) -> Any:
+            new_carry, recorded = checked_step(carry, keys)
+            # A (k, 1) trace costs XLA:CPU a slow transpose under vmap; (k,) not.
+            entry = recorded[0] if per_iteration == 1 else recorded
+            if adaptive:
+                moved = (new_carry[2] == Status.MAX_STEPS) & (
+                    carry[2] == Status.MAX_STEPS
+                )
+                return new_carry, (entry, moved)
+            return new_carry, entry
+
+        (params, state, status, evaluations), outputs = jax.lax.scan(
+            scan_body,
+            (z0, state0, running, no_evaluations),
+            keys,
+            length=num_iterations,
         )
-        done = (evaluations - unused) // per_iteration
+        if adaptive:
+            norms, moved = outputs
+            done = jnp.sum(moved, dtype=jnp.int32)
+        else:
+            norms = outputs
+            done = _iterations_done(status, evaluations, per_iteration)
+    else:
+        params, state, status, evaluations, norms = _fast_run(
+            iteration,
+            checked_step,
+            z0,
+            state0,
+            keys,
+            num_iterations,
+            per_iteration,
+        )
+        done = _iterations_done(status, evaluations, per_iteration)
     field_norm = norms.reshape(-1)
     padding = num_steps - field_norm.shape[0]
     if padding:
@@ -366,6 +399,133 @@ def _solve(
         trace={"field_norm": field_norm},
         stats={"num_evaluations": evaluations, "num_iterations": done},
     )
+
+
+def _iterations_done(
+    status: jax.Array, evaluations: jax.Array, per_iteration: int
+) -> jax.Array:
+    """Committed iterations of a rule with a fixed number of evaluations each.
+
+    Every iteration used ``per_iteration`` evaluations but a converged last one
+    (1) and a diverged last one (all of them), which was not committed.
+    """
+    unused = jnp.where(
+        status == Status.CONVERGED,
+        1,
+        jnp.where(status == Status.DIVERGED, per_iteration, 0),
+    )
+    return (evaluations - unused) // per_iteration
+
+
+def _fast_run(
+    iteration: Callable[..., Any],
+    checked_step: Callable[..., Any],
+    z0: PyTree,
+    state0: optax.OptState,
+    keys: Any,
+    num_iterations: int,
+    per_iteration: int,
+) -> tuple[PyTree, optax.OptState, jax.Array, jax.Array, jax.Array]:
+    """Run unchecked, then replay with checks only if something was not finite.
+
+    A check at every iteration costs a tiny game as much as the iteration itself
+    (it takes XLA:CPU's loop off its single-kernel path). So the rule first runs
+    alone, exactly as a hand-written ``lax.scan`` would. NaN and inf propagate:
+    a non-finite field value leaves a non-finite ‖V‖ in the trace, and a
+    non-finite iterate or state stays non-finite to the end (a box projection
+    that clips an infinite iterate back is also finite to the checked run). If
+    the trace or the final iterate and state are not all finite, the run is made
+    again from ``z0`` with every check, in a ``while_loop`` that ends where the
+    checked run stops: the returned params are then the last finite iterate, and
+    the trace after the stop is NaN. Under ``jax.vmap`` the replay runs only when
+    some start needs it, and only as long as the longest of them.
+    """
+
+    def fast_step(carry: Any, keys: Any) -> tuple[Any, jax.Array]:
+        params, state = carry
+        params, state, norms, _ = iteration(params, state, keys, checked=False)
+        # A (k, 1) trace costs XLA:CPU a slow transpose under vmap; (k,) does not.
+        return (params, state), norms[0] if per_iteration == 1 else norms
+
+    (params, state), norms = jax.lax.scan(
+        fast_step, (z0, state0), keys, length=num_iterations
+    )
+    inexact = [
+        x
+        for x in jax.tree.leaves((params, state))
+        if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+    ]
+    clean = _finite_trace(jax.lax.stop_gradient(norms)) & tree_all_finite(inexact)
+
+    def replay_running(carry: Any) -> jax.Array:
+        *_, status, _, index = carry
+        return (status == Status.MAX_STEPS) & (index < num_iterations)
+
+    def replay_step(carry: Any) -> Any:
+        params, state, status, evaluations, index = carry
+        step_keys = None
+        if keys is not None:
+            step_keys = jax.lax.dynamic_index_in_dim(keys, index, keepdims=False)
+        (params, state, status, evaluations), _ = checked_step(
+            (params, state, status, evaluations), step_keys
+        )
+        return params, state, status, evaluations, index + 1
+
+    running = jnp.asarray(Status.MAX_STEPS, jnp.int32)
+    total = jnp.asarray(num_iterations * per_iteration, jnp.int32)
+    start = tree_select(
+        clean,
+        (params, state, running, total, jnp.asarray(num_iterations, jnp.int32)),
+        (z0, state0, running, jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32)),
+    )
+    params, state, status, evaluations, index = jax.lax.while_loop(
+        replay_running, replay_step, start
+    )
+
+    def mask(carry: Any) -> Any:
+        norms, index, _ = carry
+        stopped = jnp.arange(num_iterations, dtype=jnp.int32) >= index
+        if per_iteration > 1:
+            stopped = stopped[:, None]
+        # index changes too, or XLA would hoist the invariant mask out of the loop
+        # and build it whether the loop runs or not.
+        return jnp.where(stopped, jnp.nan, norms), index + num_iterations, True
+
+    # NaN after the stop; a loop of at most one trip rather than a where, which
+    # would cost every run a pass over the trace (under vmap, a cond would too).
+    norms, _, _ = jax.lax.while_loop(lambda c: ~c[2], mask, (norms, index, clean))
+    return params, state, status, evaluations, norms
+
+
+@jax.custom_batching.custom_vmap
+def _finite_trace(norms: jax.Array) -> jax.Array:
+    """Whether every entry of a trace, ``(iterations,)`` or ``(iterations,
+    phases)``, is finite.
+
+    A non-finite norm makes the sum non-finite (an overflowing sum of finite norms
+    only costs a replay that finds nothing).
+    """
+    return jnp.isfinite(jnp.sum(jnp.sum(norms, axis=0)))
+
+
+@_finite_trace.def_vmap
+def _finite_trace_vmap(
+    axis_size: int, in_batched: list[bool], norms: jax.Array
+) -> tuple[jax.Array, bool]:
+    # Under vmap the scan leaves the trace as (iterations, starts[, phases]) in
+    # memory; a reduction over its iterations and phases costs XLA:CPU ten times
+    # more than a product with a vector of ones. custom_vmap hands the trace over
+    # starts-first: moving the axis back cancels that transpose.
+    del axis_size
+    if not in_batched[0]:
+        return _finite_trace(norms), False
+    stored = jnp.moveaxis(norms, 0, 1)
+    totals = jnp.tensordot(
+        jnp.ones(stored.shape[0], stored.dtype), stored, axes=([0], [0])
+    )
+    if totals.ndim > 1:
+        totals = totals @ jnp.ones(totals.shape[1], totals.dtype)
+    return jnp.isfinite(totals), True
 
 
 _solve_jit = jax.jit(_solve, static_argnums=(0, 1, 2, 3))

@@ -234,10 +234,15 @@ def test_generic_update_map_with_per_player_step_sizes(x64, rule):
 def test_update_map_reduction_and_warmup(x64):
     V, z_star, alpha = mmx.field(bilinear), pair(*ORIGIN), 0.4
     gda = dg.linear_update_map("gda", BILINEAR_J, alpha)
-    # The anchor that extragradient overwrites only adds zero eigenvalues.
+    # The anchor, which an opaque extragradient iteration carries unchanged, only
+    # adds eigenvalues 1; reduce drops them.
     full = dg.update_map(mmx.extragradient(alpha), V, z_star, reduce=False)
     assert full.shape == (4, 4)
-    assert dg.spectral_radius(full) == pytest.approx(
+    np.testing.assert_allclose(full[2:, 2:], np.eye(2), atol=1e-15)
+    np.testing.assert_allclose(full[:2, 2:], 0.0, atol=1e-15)
+    reduced = dg.update_map(mmx.extragradient(alpha), V, z_star)
+    assert reduced.shape == (2, 2)
+    assert dg.spectral_radius(reduced) == pytest.approx(
         spectral_radius_on_bilinear("extragradient", alpha)
     )
     # Injected hyperparameters are carried unchanged: not part of the dynamics.

@@ -86,6 +86,76 @@ def test_non_finite_field_keeps_last_finite_iterate():
     assert int(sol.stats["num_iterations"]) == 2
 
 
+def test_infinite_field_clipped_back_by_a_projection_still_diverges():
+    # V_x = −1 until x > 1.5, then +inf: GDA with α = 1 goes 0 → 1 → 2, then x − inf
+    # = −inf, which the box clips back to −3, a finite iterate. Only the trace
+    # shows the non-finite field value; the run must still stop at x = 2.
+    def V_inf(z):
+        x, y = z
+        return (jnp.where(x > 1.5, jnp.inf, -1.0), jnp.zeros_like(y))
+
+    box = mmx.constraints.box(-3.0, 3.0)
+    sol = mmx.solve(
+        V_inf, (jnp.array(0.0), jnp.array(0.0)), mmx.gda(1.0), 10, projection=box
+    )
+    assert int(sol.status) == mmx.Status.DIVERGED
+    assert float(sol.params[0]) == 2.0
+    assert int(sol.stats["num_iterations"]) == 2
+    trace = np.asarray(sol.trace["field_norm"])
+    np.testing.assert_array_equal(trace[:2], [1.0, 1.0])
+    assert np.isinf(trace[2]) and np.all(np.isnan(trace[3:]))
+
+
+def test_non_finite_value_a_rule_ignores_still_diverges():
+    # Alternating GDA (α = 1) reads only V_x at the committed iterate and only V_y
+    # at the midpoint: with V = (1, −1), iteration k starts at (−k, k) and has its
+    # midpoint at (−k−1, k). A NaN in V_y at the start of iteration 2 changes no
+    # iterate, but it is a non-finite field value: the run stops at (−2, 2).
+    def V_half(z):
+        x, y = z
+        bad = (x + y == 0) & (x <= -2)
+        return (jnp.ones_like(x), jnp.where(bad, jnp.nan, -1.0))
+
+    sol = mmx.solve(
+        V_half, (jnp.array(0.0), jnp.array(0.0)), mmx.alternating_gda(1.0), 10
+    )
+    assert int(sol.status) == mmx.Status.DIVERGED
+    assert [float(p) for p in sol.params] == [-2.0, 2.0]
+    assert int(sol.stats["num_iterations"]) == 2
+    trace = np.asarray(sol.trace["field_norm"])
+    np.testing.assert_allclose(trace[:4], np.sqrt(2.0), rtol=1e-6)
+    assert np.isnan(trace[4]) and np.all(np.isnan(trace[6:]))
+
+
+def test_vmap_with_some_starts_diverging_matches_single_runs(x64):
+    # GDA on xy: α = 3 overflows float64 after ~617 iterations, α = 0.1 does not.
+    rates = jnp.array([0.1, 3.0, 0.2])
+    batched = jax.jit(jax.vmap(lambda a: mmx.solve(V, z0(), mmx.gda(a), 1000)))(rates)
+    for i, a in enumerate([0.1, 3.0, 0.2]):
+        single = mmx.solve(V, z0(), mmx.gda(a), 1000)
+        assert int(batched.status[i]) == int(single.status)
+        for b, p in zip(batched.params, single.params, strict=True):
+            np.testing.assert_allclose(float(b[i]), float(p), rtol=1e-12)
+        np.testing.assert_allclose(
+            batched.trace["field_norm"][i], single.trace["field_norm"], rtol=1e-12
+        )
+        assert int(batched.stats["num_iterations"][i]) == int(
+            single.stats["num_iterations"]
+        )
+    assert [int(s) for s in batched.status] == [
+        mmx.Status.MAX_STEPS,
+        mmx.Status.DIVERGED,
+        mmx.Status.MAX_STEPS,
+    ]
+    # Runs that did not diverge grow as √(1+α²) per iteration, all 1000 of them.
+    for i, a in [(0, 0.1), (2, 0.2)]:
+        np.testing.assert_allclose(
+            float(jnp.hypot(batched.params[0][i], batched.params[1][i])),
+            (1 + a**2) ** 500,
+            rtol=1e-9,
+        )
+
+
 def test_projection_in_solve_is_projected_extragradient(x64):
     # min_x max_y x·y + x on the box [−1, 1]²: V = (y + 1, −x).
     V_lin = mmx.field(lambda x, y: x * y + x)

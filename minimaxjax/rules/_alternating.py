@@ -97,16 +97,22 @@ def alternating(
         )
         return AlternatingState(container, jnp.zeros([], jnp.int32))
 
-    def move(
+    def step(
         name: Any, g: PyTree, states: Any, z: PyTree, extra_args: dict[str, Any]
     ) -> tuple[PyTree, Any]:
+        """Player ``name``'s update and the states with its own advanced."""
         u, s = inner_for(name).update(g[name], states[name], z[name], **extra_args)
-        new_z = replace_player(z, name, optax.apply_updates(z[name], u))
         if isinstance(states, Mapping):
             states = {**states, name: s}
         else:
             states = tuple(s if i == name else t for i, t in enumerate(states))
-        return new_z, states
+        return u, states
+
+    def move(
+        name: Any, g: PyTree, states: Any, z: PyTree, extra_args: dict[str, Any]
+    ) -> tuple[PyTree, Any]:
+        u, states = step(name, g, states, z, extra_args)
+        return replace_player(z, name, optax.apply_updates(z[name], u)), states
 
     branches: dict[tuple[Any, ...], list[Callable[[Any], Any]]] = {}
 
@@ -139,10 +145,14 @@ def alternating(
             )
             new_phase = (state.phase + 1) % len(names)
             return tree_sub(new_z, params), AlternatingState(states, new_phase)
-        z, states = params, state.inner_states
+        # Each player moves once, from params: the update is its own u_i exactly.
+        z, states, moves = params, state.inner_states, params
         for i, n in enumerate(names):
             g = updates if i == 0 else field(z, i)
-            z, states = move(n, g, states, z, extra_args)
-        return tree_sub(z, params), AlternatingState(states, jnp.zeros([], jnp.int32))
+            u, states = step(n, g, states, z, extra_args)
+            moves = replace_player(moves, n, u)
+            if i + 1 < len(names):
+                z = replace_player(z, n, optax.apply_updates(z[n], u))
+        return moves, AlternatingState(states, jnp.zeros([], jnp.int32))
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

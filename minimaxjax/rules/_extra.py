@@ -10,7 +10,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from minimaxjax._tree import PyTree, strong, tree_axpy, tree_select, tree_sub
+from minimaxjax._tree import (
+    PyTree,
+    strong,
+    tree_axpy,
+    tree_scale,
+    tree_select,
+    tree_sub,
+)
 
 __all__ = ["ExtraState", "extra"]
 
@@ -22,7 +29,9 @@ class ExtraState(NamedTuple):
 
     Attributes:
       inner_state: the wrapped optimizer's state; it advances at every phase.
-      anchor: the committed iterate ``z^k`` all phases step from.
+      anchor: the committed iterate ``z^k`` all phases of the iteration in
+        progress step from; only read when ``phase > 0`` (an opaque ``update``
+        leaves it as it was).
       phase: which phase the next ``update`` call performs (int32, ``0`` starts a
         new iteration).
     """
@@ -160,16 +169,22 @@ def extra(
             )
             new_state = ExtraState(inner_state, anchor, (state.phase + 1) % num_phases)
             return tree_sub(target, params), new_state
-        # opaque: the whole iteration, phases unrolled (K is small and static).
-        anchor = params
-        target, inner_state = step(
-            updates, state.inner_state, anchor, scales[0], extra_args
-        )
-        for phase in range(1, num_phases):
-            target, inner_state = step(
-                field(target, phase), inner_state, anchor, scales[phase], extra_args
-            )
-        new_state = ExtraState(inner_state, anchor, jnp.zeros([], jnp.int32))
+        # opaque: the whole iteration, phases unrolled (K is small and static),
+        # every phase stepping from params. The state's anchor is only read at
+        # phases > 0, so it passes through unchanged: a loop of opaque calls then
+        # carries no copy of params (on a tiny game, two more kernels per step).
+        inner_state, g, target = state.inner_state, updates, params
+        for phase in range(num_phases):
+            if phase:
+                g = field(target, phase)
+            u, inner_state = inner.update(g, inner_state, params, **extra_args)
+            target = tree_axpy(scales[phase], u, params)
+            if projection is not None:
+                target = projection(target)
+        new_state = ExtraState(inner_state, state.anchor, jnp.zeros([], jnp.int32))
+        if projection is None:
+            # z^{k+1} − z^k = s_K u_K exactly: no round trip through the target.
+            return tree_scale(scales[num_phases - 1], u, params), new_state
         return tree_sub(target, params), new_state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -106,10 +106,19 @@ def reflected(
         new = optax.apply_updates(current, u)
         if projection is not None:
             new = projection(new)
-        reflection = jax.tree.map(
-            lambda a, b: (2 * a - b).astype(b.dtype), new, current
+            reflection = jax.tree.map(
+                lambda a, b: (2 * a - b).astype(b.dtype), new, current
+            )
+            return tree_sub(reflection, params), ReflectedState(inner_state, new)
+        # (2z⁺ − z) − w = (z − w) + 2u with z⁺ = z + u: the same step, with z − w
+        # computed while the field is evaluated (a shorter chain per iteration).
+        step = jax.tree.map(
+            lambda z, w, v: ((z - w) + 2 * v.astype(w.dtype)).astype(w.dtype),
+            current,
+            params,
+            u,
         )
-        return tree_sub(reflection, params), ReflectedState(inner_state, new)
+        return step, ReflectedState(inner_state, new)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
