@@ -126,11 +126,21 @@ def solve(
 
         z^{k+1} = P\big(z^k + \text{optimizer.update}(V(z^k), \ldots)\big).
 
-    The run freezes, keeping the last finite iterate, when a field value or an
-    iterate stops being finite (status DIVERGED), and stops at the first committed
-    iterate with ``‖V‖ ≤ tol`` (status CONVERGED). It is jit-compiled once per
-    ``(field, optimizer, projection, num_steps)`` and ``jax.vmap`` works over
-    ``z0``, ``args``, ``key`` and anything the optimizer closes over (step sizes).
+    The run freezes, keeping the last finite iterate, when a field value, the
+    iterate or the optimizer state stops being finite (status DIVERGED), and stops
+    at the first committed iterate with ``‖V‖ ≤ tol`` (status CONVERGED). It is
+    jit-compiled once per ``(field, optimizer, projection, num_steps)`` and
+    ``jax.vmap`` works over ``z0``, ``args``, ``key`` and anything the optimizer
+    closes over (step sizes).
+
+    Without ``tol`` (and for rules with a fixed number of evaluations per
+    iteration) the scan runs the rule alone, as fast as a hand-written loop, and
+    the checks come after it: if the trace, the last iterate or the state holds a
+    NaN or an inf, the run is made again from ``z0`` with a check at every
+    iteration, in a ``while_loop`` that ends where the run stops (under
+    ``jax.vmap``, only while some start needs it). A diverging run so costs up
+    to twice its time, and the program holds the rule twice (compiles about
+    twice as long); a finite one costs a pass over its trace.
 
     Args:
       field: ``V(z, *args)`` (``V(z, *args, key)`` when ``key`` is given), returning
