@@ -18,14 +18,17 @@ the same number of field evaluations and record ``‖V‖`` at every one:
 
 Games: a 2-D quadratic-bilinear game with scalar players, a 512-dimensional
 bilinear game ``Φ = (x − a)ᵀA(y − b)``, and the 2-D game from 4096 starts at once
-(``jax.vmap`` over ``z0`` of each program). Compilation is excluded; the three
-programs run interleaved (the order rotating), each run blocked on. The table
-gives the median time of each and, as ``solve/hand`` and ``transparent/hand``,
-the ratio of the fastest runs: noise (other jobs, a busy hypervisor) only ever adds
-time, so the fastest of many runs is the steadiest estimate of a program's cost
-(target: ``solve/hand ≤ 1.03``). On Linux the benchmark restarts itself once with
-a higher glibc mmap threshold, so that neither program page-faults its 16-32 MB
-trace buffers in afresh at every call.
+(``jax.vmap`` over ``z0`` of each program). Compilation is excluded. Each repeat
+runs the three programs back to back (the order rotating), each run blocked on,
+and the table gives the median time of each and, as ``solve/hand`` and
+``transparent/hand``, the median over repeats of the ratio of the two runs of one
+repeat, with the interquartile range of those ratios (``solve IQR``; target:
+``solve/hand ≤ 1.03``). Pairing cancels the slow drift of a shared machine (load
+from other jobs, a busy hypervisor, clock changes), which moves whole repeats; the
+fastest run alone is no steady estimate here, since on a 2-core VM single runs of
+the same vmapped program spread by 20% or more. On Linux the benchmark restarts
+itself once with a higher glibc mmap threshold, so that neither program
+page-faults its 16-32 MB trace buffers in afresh at every call.
 Rows where a program takes over half a second get 3 repeats (marked ``*``). The
 trace of ``solve`` is checked against the hand-written one (``check``: the largest
 difference relative to the largest value).
@@ -190,9 +193,23 @@ class Row:
     def median(self, name: str) -> float:
         return statistics.median(self.times[name])
 
+    def ratios(self, name: str) -> list[float]:
+        """``name``'s time over the hand-written loop's, repeat by repeat."""
+        return [
+            a / b for a, b in zip(self.times[name], self.times["hand"], strict=True)
+        ]
+
     def ratio(self, name: str) -> float:
-        """``name``'s fastest time over the hand-written loop's fastest."""
-        return min(self.times[name]) / min(self.times["hand"])
+        """The median of :meth:`ratios`."""
+        return statistics.median(self.ratios(name))
+
+    def spread(self, name: str) -> tuple[float, float]:
+        """The first and third quartiles of :meth:`ratios`."""
+        ratios = self.ratios(name)
+        if len(ratios) < 2:
+            return ratios[0], ratios[0]
+        q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+        return q1, q3
 
 
 def measure(
@@ -253,6 +270,7 @@ def table(rows: Sequence[Row]) -> str:
         "hand ms",
         "solve ms",
         "solve/hand",
+        "solve IQR",
         "transp. ms",
         "transp./hand",
         "check",
@@ -265,6 +283,7 @@ def table(rows: Sequence[Row]) -> str:
             f"{1e3 * row.median('hand'):.1f}",
             f"{1e3 * row.median('solve'):.1f}" + ("*" if row.reduced else ""),
             f"{row.ratio('solve'):.3f}",
+            "{:.3f}-{:.3f}".format(*row.spread("solve")),
             f"{1e3 * row.median('transparent'):.1f}",
             f"{row.ratio('transparent'):.3f}",
             f"{row.check:.0e}",
@@ -314,7 +333,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     print(machine())
     print(
-        f"{options.clock} clock, {repeats} interleaved runs each, compile "
+        f"{options.clock} clock, {repeats} repeats of the programs back to back, "
+        "ratios paired within a repeat, compile "
         f"excluded; lr={LR} (extra_adam {ADAM_LR}), proximal_point "
         f"inner_steps={INNER_STEPS}\n"
     )

@@ -1,0 +1,81 @@
+"""``python -m benchmarks.overhead``: its hand-written baselines run the same rules as
+``mmx.solve``, its ratios are the documented statistic, and the quick run prints
+the table."""
+
+import statistics
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import minimaxjax as mmx
+from benchmarks import _handwritten, overhead
+
+RULES = list(overhead.rules())
+
+
+def _marks(rule):
+    # The hand-written ExtraAdam takes b1 ** count in float32, as optax does.
+    return [pytest.mark.standard_promotion] if rule == "extra_adam" else []
+
+
+@pytest.mark.parametrize("rule", [pytest.param(r, marks=_marks(r)) for r in RULES])
+@pytest.mark.parametrize("game", ["2d", "nd"])
+def test_hand_written_loops_follow_the_rules(rule, game):
+    """The baseline is only a baseline if it is the same algorithm: same trace of
+    ‖V‖ and same last iterate as ``mmx.solve`` (float32, rounding apart)."""
+    g = overhead.games(quick=True)[game]
+    hand = _handwritten.loops(overhead.LR, overhead.ADAM_LR, overhead.INNER_STEPS)
+    z, norms = jax.jit(lambda z0: hand[rule](g.field, z0, g.num_steps))(g.z0)
+    sol = mmx.solve(g.field, g.z0, overhead.rules()[rule], g.num_steps)
+    assert norms.shape == (g.num_steps,)
+    np.testing.assert_allclose(sol.trace["field_norm"], norms, rtol=2e-5, atol=1e-6)
+    for got, want in zip(jax.tree.leaves(sol.params), jax.tree.leaves(z), strict=True):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+
+
+def test_hand_written_loops_need_whole_iterations():
+    hand = _handwritten.loops(0.1, 0.01, 5)["extragradient"]
+    field = overhead.quadratic_2d()
+    with pytest.raises(ValueError, match="multiple of 2"):
+        hand(field, (jnp.float32(1.0), jnp.float32(0.0)), 7)
+
+
+def test_ratios_are_paired_within_a_repeat():
+    # Drift moves whole repeats, and one lucky run of the hand-written loop (0.5)
+    # would make the ratio of the fastest runs 2.2; the paired ratios are 1.1 in
+    # every other repeat.
+    hand = [0.5, 1.0, 2.0, 3.0, 1.0]
+    solve = [1.1, 1.1, 2.2, 3.3, 1.1]
+    row = overhead.Row(
+        "g", 10, "r", {"hand": hand, "solve": solve, "transparent": hand}, 0.0, False
+    )
+    assert row.ratio("solve") == pytest.approx(1.1)
+    assert row.spread("solve") == pytest.approx((1.1, 1.1))
+    assert row.ratio("transparent") == 1.0
+    uneven = overhead.Row(
+        "g", 10, "r", {"hand": [1.0] * 4, "solve": [1.0, 2.0, 3.0, 4.0]}, 0.0, False
+    )
+    assert uneven.ratio("solve") == statistics.median([1.0, 2.0, 3.0, 4.0])
+    # Inclusive quartiles of 1, 2, 3, 4: 1.75 and 3.25.
+    assert uneven.spread("solve") == pytest.approx((1.75, 3.25))
+
+
+@pytest.mark.standard_promotion
+def test_quick_run_prints_every_rule_and_the_summary(capsys):
+    overhead.main(["--quick", "--repeats", "2", "--games", "2d,vmap"])
+    out = capsys.readouterr().out
+    assert "solve/hand" in out and "solve IQR" in out
+    for rule in RULES:
+        assert sum(line.split()[2:3] == [rule] for line in out.splitlines()) >= 1
+    rows = [line for line in out.splitlines() if line.startswith("2-D")]
+    assert len(rows) == 2 * len(RULES)
+    # The check column: solve's trace matches the hand-written one.
+    assert all(float(line.split()[-1]) < 1e-4 for line in rows)
+    assert "geometric mean" in out
+
+
+def test_unknown_rules_are_rejected_with_the_choices():
+    with pytest.raises(SystemExit, match="unknown rules"):
+        overhead.main(["--quick", "--rules", "gda,nesterov"])
