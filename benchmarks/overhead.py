@@ -1,6 +1,6 @@
 """What ``mmx.solve`` costs over a hand-written fused loop of the same rule.
 
-For each update rule and each game this times three jit-compiled programs that make
+For each update rule and each game this times four jit-compiled programs that make
 the same number of field evaluations and record ``‖V‖`` at every one:
 
 * **hand**: a hand-written ``lax.scan`` of the rule in plain ``jnp`` on the same
@@ -11,6 +11,9 @@ the same number of field evaluations and record ``‖V‖`` at every one:
   optimizer state are finite (and would replay the run with a check at every
   iteration, to freeze at the last finite iterate, if they were not), and returns
   the whole ``Solution`` (params, state, status, trace, stats);
+* **hand again**: the hand-written loop compiled a second time, a control: its
+  ratio to the first (``A/A``) shows how far two runs of one program drift apart
+  on this machine, so a ``solve/hand`` within that drift is noise;
 * **transparent**: the loop a user writes around the transparent mode, one
   ``update`` call per field evaluation in a ``lax.scan``; multi-phase rules then
   switch on the phase at run time (the column shows what that costs; ``solve``
@@ -19,7 +22,7 @@ the same number of field evaluations and record ``‖V‖`` at every one:
 Games: a 2-D quadratic-bilinear game with scalar players, a 512-dimensional
 bilinear game ``Φ = (x − a)ᵀA(y − b)``, and the 2-D game from 4096 starts at once
 (``jax.vmap`` over ``z0`` of each program). Compilation is excluded. Each repeat
-runs the three programs back to back (the order rotating), each run blocked on,
+runs the four programs back to back (the order rotating), each run blocked on,
 and the table gives the median time of each and, as ``solve/hand`` and
 ``transparent/hand``, the median over repeats of the ratio of the two runs of one
 repeat, with the interquartile range of those ratios (``solve IQR``; target:
@@ -27,13 +30,13 @@ repeat, with the interquartile range of those ratios (``solve IQR``; target:
 from other jobs, a busy hypervisor, clock changes), which moves whole repeats; the
 fastest run alone is no steady estimate here, since on a 2-core VM single runs of
 the same vmapped program spread by 20% or more. On Linux the benchmark restarts
-itself once with a higher glibc mmap threshold, so that neither program
+itself once with a higher glibc mmap threshold, so that no program
 page-faults its 16-32 MB trace buffers in afresh at every call.
 Rows where a program takes over half a second get 3 repeats (marked ``*``). The
 trace of ``solve`` is checked against the hand-written one (``check``: the largest
 difference relative to the largest value).
 
-Run ``python -m benchmarks.overhead`` (about 3 minutes on two CPU cores);
+Run ``python -m benchmarks.overhead`` (about 4 minutes on two CPU cores);
 ``--quick`` runs tiny sizes as a smoke test, ``--repeats N`` sets the repeats,
 ``--rules``/``--games`` pick a subset and ``--clock cpu`` times the process's CPU
 time (all threads) instead of wall time, steadier on a machine shared with other
@@ -158,12 +161,14 @@ def transparent_loop(
 def programs(
     game: Game, rule: str, optimizer: optax.GradientTransformation
 ) -> dict[str, Callable[[PyTree], Any]]:
-    """The three jit-compiled programs ``z0 -> (params, field_norm, …)``."""
+    """The four jit-compiled programs ``z0 -> (params, field_norm, …)``."""
     hand = _handwritten.loops(LR, ADAM_LR, INNER_STEPS)[rule]
     V, n = game.field, game.num_steps
     fns: dict[str, Callable[[PyTree], Any]] = {
         "hand": lambda z0: hand(V, z0, n),
         "solve": lambda z0: mmx.solve(V, z0, optimizer, n),
+        # A second, separately compiled copy of the hand-written loop: the control.
+        "hand again": lambda z0: hand(V, z0, n),
         "transparent": lambda z0: transparent_loop(V, z0, optimizer, n),
     }
     wrap = jax.vmap if game.batched else (lambda f: f)
@@ -271,6 +276,7 @@ def table(rows: Sequence[Row]) -> str:
         "solve ms",
         "solve/hand",
         "solve IQR",
+        "A/A",
         "transp. ms",
         "transp./hand",
         "check",
@@ -284,6 +290,7 @@ def table(rows: Sequence[Row]) -> str:
             f"{1e3 * row.median('solve'):.1f}" + ("*" if row.reduced else ""),
             f"{row.ratio('solve'):.3f}",
             "{:.3f}-{:.3f}".format(*row.spread("solve")),
+            f"{row.ratio('hand again'):.3f}",
             f"{1e3 * row.median('transparent'):.1f}",
             f"{row.ratio('transparent'):.3f}",
             f"{row.check:.0e}",
@@ -348,15 +355,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     ratios = [row.ratio("solve") for row in rows]
     worst = max(rows, key=lambda row: row.ratio("solve"))
     geomean = math.exp(statistics.fmean(math.log(x) for x in ratios))
+    over = [row for row in rows if row.ratio("solve") > 1.03]
+    controls = [row.ratio("hand again") for row in rows]
     print(
         f"\nsolve/hand: worst {worst.ratio('solve'):.3f} ({worst.rule}, "
-        f"{worst.game}), geometric mean {geomean:.3f}; target <= 1.03"
+        f"{worst.game}), geometric mean {geomean:.3f}; target <= 1.03, missed on "
+        f"{len(over)} of {len(rows)} rows\nA/A control (the same hand-written loop "
+        f"compiled twice): {min(controls):.3f} to {max(controls):.3f}"
     )
 
 
 # glibc hands buffers over 32 MB back to the OS after each call, and the next call
 # page-faults them in again: with 16-32 MB traces that moves single timings by up
-# to 50%. Both programs reuse their buffers with a higher mmap threshold.
+# to 50%. All programs reuse their buffers with a higher mmap threshold.
 _MALLOC = {
     "MALLOC_MMAP_THRESHOLD_": str(1 << 32),
     "MALLOC_TRIM_THRESHOLD_": str(1 << 34),

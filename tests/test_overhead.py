@@ -66,14 +66,14 @@ def test_ratios_are_paired_within_a_repeat():
 def test_quick_run_prints_every_rule_and_the_summary(capsys):
     overhead.main(["--quick", "--repeats", "2", "--games", "2d,vmap"])
     out = capsys.readouterr().out
-    assert "solve/hand" in out and "solve IQR" in out
+    assert "solve/hand" in out and "solve IQR" in out and "A/A" in out
     for rule in RULES:
         assert sum(line.split()[2:3] == [rule] for line in out.splitlines()) >= 1
     rows = [line for line in out.splitlines() if line.startswith("2-D")]
     assert len(rows) == 2 * len(RULES)
     # The check column: solve's trace matches the hand-written one.
     assert all(float(line.split()[-1]) < 1e-4 for line in rows)
-    assert "geometric mean" in out
+    assert "geometric mean" in out and "A/A control" in out
 
 
 def test_unknown_rules_are_rejected_with_the_choices():
