@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -99,7 +99,9 @@ def _check_optimizer(value: Any, argument: str) -> None:
 
 
 def _check_field_output(value: PyTree, z: PyTree) -> None:
-    got, want = jax.tree.structure(value), jax.tree.structure(z)
+    # Any: jaxlib ships no stubs for PyTreeDef.
+    got: Any = jax.tree.structure(value)
+    want: Any = jax.tree.structure(z)
     if got != want:
         raise ValueError(
             f"field must return a pytree with the structure of z; got {got}, "
@@ -149,7 +151,7 @@ def jacobian(field: Field, z: PyTree, *args: Any) -> jax.Array:
     _check_field_output(jax.eval_shape(lambda w: field(w, *args), z), z)
 
     def flat_field(vector: jax.Array) -> jax.Array:
-        value = field(treedef.unflatten(_unflatten(vector, leaves)), *args)
+        value = field(jax.tree.unflatten(treedef, _unflatten(vector, leaves)), *args)
         return _flatten(jax.tree.leaves(value), dtype)
 
     return jax.jit(jax.jacfwd(flat_field))(_flatten(leaves, dtype))
@@ -297,13 +299,15 @@ def update_map(
         dtype = _common_dtype(z_leaves + memory)
 
         def flat_step(vector: jax.Array) -> jax.Array:
-            params = z_def.unflatten(_unflatten(vector[:num_params], z_leaves))
+            params = jax.tree.unflatten(
+                z_def, _unflatten(vector[:num_params], z_leaves)
+            )
             leaves = list(s_leaves)
             for i, value in zip(
                 dynamic, _unflatten(vector[num_params:], memory), strict=True
             ):
                 leaves[i] = value
-            new_params, new_state = step(params, s_def.unflatten(leaves))
+            new_params, new_state = step(params, jax.tree.unflatten(s_def, leaves))
             new_leaves = jax.tree.leaves(new_state)
             return jnp.concatenate(
                 [
@@ -411,7 +415,7 @@ def linear_update_map(
             )
         rates = [float(a) for a in learning_rate]
     else:
-        rates = [float(learning_rate)] * (len(sizes) if sizes else 1)
+        rates = [float(cast(float, learning_rate))] * (len(sizes) if sizes else 1)
     diagonal = np.repeat(rates, sizes) if sizes else np.full(d, rates[0])
     A = diagonal[:, None] * J
     eye = np.eye(d)
@@ -994,13 +998,15 @@ def detect_cycle(
         status = Status(int(run.status))
     elif isinstance(run, (np.ndarray, jax.Array)) and np.ndim(run) == 1:
         norms = np.asarray(run, dtype=np.float64)
-        finite = np.flatnonzero(~np.isnan(norms))  # drop solve's NaN padding
-        norms = norms[: finite[-1] + 1] if finite.size else norms[:0]
+        recorded = np.flatnonzero(~np.isnan(norms))  # drop solve's NaN padding
+        norms = norms[: recorded[-1] + 1] if recorded.size else norms[:0]
     else:
         tree = run
         iterates = _as_rows(tree)
 
-    length = (iterates if iterates is not None else norms).shape[0]
+    source = iterates if iterates is not None else norms
+    assert source is not None  # every kind of run above sets one of them
+    length = source.shape[0]
     start = min(int(length * (1 - tail)), max(length - 8, 0))
     if length - start < 8:
         raise ValueError(
@@ -1059,9 +1065,10 @@ def detect_cycle(
         amplitude = float(np.max(np.linalg.norm(signal - signal.mean(axis=0), axis=1)))
         steps = np.linalg.norm(np.diff(iterates, axis=0), axis=1)
         # ‖V‖ if known (on the whole run, or only on the tail when computed here).
-        size_all = steps if norms_tail is None else norms[~np.isnan(norms)]
+        size_all = steps if norms is None else norms[~np.isnan(norms)]
         size = steps[start:] if norms_tail is None else norms_tail
     else:
+        assert norms is not None  # a run without iterates is a trace of norms
         signal = norms[start:, None]
         amplitude = 0.5 * float(np.ptp(norms[start:]))
         size_all, size = norms, norms[start:]
@@ -1129,7 +1136,8 @@ def _box_bounds(domain: Any) -> tuple[PyTree, PyTree]:
         if not isinstance(interval, (tuple, list)) or len(interval) != 2:
             raise ValueError(f"{message}; domain[{name!r}] is {interval!r}.")
         lo, hi = (jax.tree.map(jnp.asarray, b) for b in interval)
-        if jax.tree.structure(lo) != jax.tree.structure(hi) or any(
+        lo_def: Any = jax.tree.structure(lo)  # jaxlib ships no PyTreeDef stubs
+        if lo_def != jax.tree.structure(hi) or any(
             jnp.shape(a) != jnp.shape(b)
             for a, b in zip(jax.tree.leaves(lo), jax.tree.leaves(hi), strict=True)
         ):
@@ -1202,7 +1210,7 @@ def _sample_points(
         raise ValueError("no sample points: give num_samples > 0 or grid_size > 0.")
 
     def to_tree(row: jax.Array) -> PyTree:
-        return treedef.unflatten(_unflatten(row, templates))
+        return jax.tree.unflatten(treedef, _unflatten(row, templates))
 
     return make_rows, to_tree
 

@@ -8,7 +8,7 @@ optimizer applied to ``V`` moves every player along its own descent direction, s
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -182,7 +182,7 @@ def game_field(
             else:
                 grads[name] = result
         if isinstance(z, Mapping):
-            out = type(z)(grads) if type(z) is not dict else grads
+            out = cast(Any, type(z))(grads) if type(z) is not dict else grads
         else:
             out = type(z)(grads[i] for i in names)
         if not has_aux:
@@ -240,11 +240,12 @@ def jacobian_operator_norm(
         key = jax.random.PRNGKey(0)
     leaves, treedef = jax.tree.flatten(z)
     keys = jax.random.split(key, len(leaves))
-    u = treedef.unflatten(
+    u = jax.tree.unflatten(
+        treedef,
         [
             jax.random.normal(k, jnp.shape(x), jnp.result_type(x))
             for k, x in zip(keys, leaves, strict=False)
-        ]
+        ],
     )
 
     def fn(w: PyTree) -> PyTree:

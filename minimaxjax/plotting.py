@@ -93,11 +93,12 @@ def _point(x: jax.Array, y: jax.Array, like: PyTree | None) -> PyTree:
             "phase_portrait draws 2-D games: z_like must have two leaves of one "
             f"entry each, got leaves of shapes {[np.shape(leaf) for leaf in leaves]}."
         )
-    return treedef.unflatten(
+    return jax.tree.unflatten(
+        treedef,
         [
             jnp.reshape(v, np.shape(leaf)).astype(jnp.result_type(leaf))
             for v, leaf in zip((x, y), leaves, strict=True)
-        ]
+        ],
     )
 
 

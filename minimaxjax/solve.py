@@ -85,7 +85,9 @@ def _check_num_steps(num_steps: Any) -> int:
 
 
 def _check_field_output(value: Any, z0: PyTree) -> None:
-    got, want = jax.tree.structure(value), jax.tree.structure(z0)
+    # Any: jaxlib ships no stubs for PyTreeDef.
+    got: Any = jax.tree.structure(value)
+    want: Any = jax.tree.structure(z0)
     if got != want:
         raise ValueError(
             "field must return a pytree with the structure of z0; got "

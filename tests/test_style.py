@@ -1,4 +1,5 @@
-"""The code base stays ruff-clean (lint and format), as configured in pyproject."""
+"""The code base stays ruff-clean (lint and format) and the library type-checks
+under mypy, as configured in pyproject."""
 
 import subprocess
 import sys
@@ -20,6 +21,18 @@ def _ruff() -> list[str]:
 def test_ruff(command):
     result = subprocess.run(
         [*_ruff(), *command, *TARGETS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy():
+    # The mypy installed with the test extra; files and settings from pyproject.
+    pytest.importorskip("mypy")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"],
         cwd=ROOT,
         capture_output=True,
         text=True,

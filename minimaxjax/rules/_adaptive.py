@@ -67,7 +67,10 @@ def _scale(scale: jax.typing.ArrayLike, tree: PyTree) -> PyTree:
     return jax.tree.map(lambda a: jnp.asarray(scale, a.dtype) * a, tree)
 
 
-def _check_field(field: OpaqueField | None, params: PyTree | None, rule: str) -> None:
+def _check_field(
+    field: OpaqueField | None, params: PyTree | None, rule: str
+) -> OpaqueField:
+    """``field``, once it and ``params`` are known to be given."""
     if field is None:
         raise ValueError(
             f"{rule} evaluates the field at several points inside one iteration, so "
@@ -79,6 +82,7 @@ def _check_field(field: OpaqueField | None, params: PyTree | None, rule: str) ->
             f"{rule} steps from the current iterate z^k, so update needs params: "
             "call update(V(z), state, z, field=...)."
         )
+    return field
 
 
 def _check_in_range(
@@ -88,8 +92,9 @@ def _check_in_range(
     e.g. under ``optax.inject_hyperparams``, are taken as given)."""
     if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
         return
-    above = value >= low if closed_low else value > low
-    if not (above and value < high):
+    number = float(value)
+    above = number >= low if closed_low else number > low
+    if not (above and number < high):
         interval = f"{'[' if closed_low else '('}{low}, {high})"
         raise ValueError(f"{argument} must lie in {interval}, got {value}.")
 
@@ -233,7 +238,7 @@ def adaptive_extragradient_plus(
         **extra_args: Any,
     ) -> tuple[PyTree, AdaptiveExtragradientPlusState]:
         del extra_args
-        _check_field(field, params, "adaptive_extragradient_plus")
+        field = _check_field(field, params, "adaptive_extragradient_plus")
         dtype = _scalar_dtype(params)
         z, g = params, updates
         nu = jnp.asarray(lipschitz_fraction, dtype)
@@ -320,7 +325,8 @@ class StochasticExtragradientPlusState(NamedTuple):
       count: iterations made, ``k`` (int32); ``update_ratio`` schedules read it.
     """
 
-    count: jax.Array
+    # Shadows tuple.count, as the count fields of optax's states do.
+    count: jax.Array  # type: ignore[assignment]
 
 
 class BiasCorrectedExtragradientPlusState(NamedTuple):
@@ -333,7 +339,7 @@ class BiasCorrectedExtragradientPlusState(NamedTuple):
         γV(z^{k−1})`` (``z^0`` before the first iteration).
     """
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count
     previous_iterate: optax.Params
     previous_estimate: optax.Params
 
@@ -375,7 +381,7 @@ def _stochastic_extragradient_plus(
             f"projection must be callable or None, got {type(projection).__name__}."
         )
     project = projection if projection is not None else (lambda z: z)
-    gamma = learning_rate
+    gamma: Any = learning_rate  # a float, or an array under inject_hyperparams
 
     def init_fn(params: PyTree) -> Any:
         count = jnp.zeros([], jnp.int32)
@@ -393,7 +399,7 @@ def _stochastic_extragradient_plus(
         **extra_args: Any,
     ) -> tuple[PyTree, Any]:
         del extra_args
-        _check_field(field, params, rule)
+        field = _check_field(field, params, rule)
         alpha = update_ratio(state.count) if callable(update_ratio) else update_ratio
         # h^k estimates H z^k = z^k − γV(z^k); SEG+ takes the sample as it is.
         estimate = tree_axpy(-gamma, updates, params)

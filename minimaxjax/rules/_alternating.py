@@ -119,8 +119,11 @@ def alternating(
     def branches_for(names: tuple[Any, ...]) -> list[Callable[[Any], Any]]:
         # Built once per player set: lax.switch caches its traces by function
         # identity, so fresh lambdas would re-trace every un-jitted call.
+        def branch(name: Any) -> Callable[[Any], Any]:
+            return lambda ops: move(name, *ops)
+
         if names not in branches:
-            branches[names] = [lambda ops, n=n: move(n, *ops) for n in names]
+            branches[names] = [branch(n) for n in names]
         return branches[names]
 
     def update_fn(

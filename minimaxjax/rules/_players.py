@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import optax
@@ -29,7 +29,8 @@ def _names(container: Any) -> tuple[Any, ...]:
 
 def _rebuild(like: Any, values: Mapping[Any, Any]) -> Any:
     if isinstance(like, Mapping):
-        return type(like)(values) if type(like) is not dict else dict(values)
+        rebuild = cast(Any, type(like))  # a Mapping subclass: its own constructor
+        return rebuild(values) if type(like) is not dict else dict(values)
     return type(like)(values[i] for i in range(len(like)))
 
 
