@@ -95,3 +95,29 @@ def replace_player(z: PyTree, player: Any, value: PyTree) -> PyTree:
     items = list(z)
     items[player] = value
     return type(z)(items)
+
+
+def check_field_output(
+    value: PyTree, like: PyTree, argument: str, hint: str = ""
+) -> None:
+    """Raise if a field's output ``value`` is not shaped like ``like``, the point
+    (named ``argument`` in the message) where it was evaluated."""
+    # Any: jaxlib ships no stubs for PyTreeDef.
+    got: Any = jax.tree.structure(value)
+    want: Any = jax.tree.structure(like)
+    if got != want:
+        raise ValueError(
+            f"field must return a pytree with the structure of {argument}; got "
+            f"{got}, expected {want}.{hint}"
+        )
+    for path, (v, z) in zip(
+        jax.tree_util.tree_leaves_with_path(like),
+        zip(jax.tree.leaves(value), jax.tree.leaves(like), strict=True),
+        strict=True,
+    ):
+        if jnp.shape(v) != jnp.shape(z):
+            raise ValueError(
+                f"field must return arrays shaped like {argument}; at "
+                f"{jax.tree_util.keystr(path[0])} it returned shape {jnp.shape(v)}, "
+                f"expected {jnp.shape(z)}."
+            )

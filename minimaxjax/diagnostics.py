@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from minimaxjax._tree import PyTree, players, tree_norm
+from minimaxjax._tree import PyTree, check_field_output, players, tree_norm
 from minimaxjax.rules import iterate
 from minimaxjax.solve import Solution, Status
 
@@ -98,17 +98,6 @@ def _check_optimizer(value: Any, argument: str) -> None:
         )
 
 
-def _check_field_output(value: PyTree, z: PyTree) -> None:
-    # Any: jaxlib ships no stubs for PyTreeDef.
-    got: Any = jax.tree.structure(value)
-    want: Any = jax.tree.structure(z)
-    if got != want:
-        raise ValueError(
-            f"field must return a pytree with the structure of z; got {got}, "
-            f"expected {want}."
-        )
-
-
 # --------------------------------------------------------------------------------
 # (a) Local stability.
 
@@ -148,7 +137,7 @@ def jacobian(field: Field, z: PyTree, *args: Any) -> jax.Array:
     z = jax.tree.map(jnp.asarray, z)
     leaves, treedef = jax.tree.flatten(z)
     dtype = _common_dtype(leaves)
-    _check_field_output(jax.eval_shape(lambda w: field(w, *args), z), z)
+    check_field_output(jax.eval_shape(lambda w: field(w, *args), z), z, "z")
 
     def flat_field(vector: jax.Array) -> jax.Array:
         value = field(jax.tree.unflatten(treedef, _unflatten(vector, leaves)), *args)
@@ -280,7 +269,7 @@ def update_map(
         raise ValueError(f"warmup must be a non-negative int, got {warmup!r}.")
     opt = optax.with_extra_args_support(optimizer)
     z = jax.tree.map(jnp.asarray, z_star)
-    _check_field_output(jax.eval_shape(lambda w: field(w, *args), z), z)
+    check_field_output(jax.eval_shape(lambda w: field(w, *args), z), z, "z")
     step = _one_iteration(opt, field, args)
     if state is None:
         state = opt.init(z)
@@ -734,7 +723,7 @@ def _trajectory(
         return field(z, *args) if subkey is None else field(z, *args, subkey)
 
     probe = None if key is None else jax.random.PRNGKey(0)
-    _check_field_output(jax.eval_shape(call, z0, probe), z0)
+    check_field_output(jax.eval_shape(call, z0, probe), z0, "z0")
 
     def body(carry: tuple[Any, Any], k: Any) -> tuple[tuple[Any, Any], Any]:
         params, state = carry

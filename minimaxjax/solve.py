@@ -11,7 +11,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from minimaxjax._tree import PyTree, strong, tree_all_finite, tree_norm, tree_select
+from minimaxjax._tree import (
+    PyTree,
+    check_field_output,
+    strong,
+    tree_all_finite,
+    tree_norm,
+    tree_select,
+)
 from minimaxjax.rules import iterate
 
 __all__ = ["Solution", "Status", "solve", "status_message"]
@@ -82,29 +89,6 @@ def _check_num_steps(num_steps: Any) -> int:
             f"{num_steps}."
         )
     return int(num_steps)
-
-
-def _check_field_output(value: Any, z0: PyTree) -> None:
-    # Any: jaxlib ships no stubs for PyTreeDef.
-    got: Any = jax.tree.structure(value)
-    want: Any = jax.tree.structure(z0)
-    if got != want:
-        raise ValueError(
-            "field must return a pytree with the structure of z0; got "
-            f"{got}, expected {want}. A zero-sum field is mmx.field(phi); a field with "
-            "auxiliary outputs must drop them before solve."
-        )
-    for path, (v, z) in zip(
-        jax.tree_util.tree_leaves_with_path(z0),
-        zip(jax.tree.leaves(value), jax.tree.leaves(z0), strict=False),
-        strict=False,
-    ):
-        if jnp.shape(v) != jnp.shape(z):
-            raise ValueError(
-                f"field must return arrays shaped like z0; at "
-                f"{jax.tree_util.keystr(path[0])} it returned shape {jnp.shape(v)}, "
-                f"expected {jnp.shape(z)}."
-            )
 
 
 def solve(
@@ -231,7 +215,13 @@ def _solve(
         return field(z, *args) if subkey is None else field(z, *args, subkey)
 
     sample_key = None if key is None else jax.random.split(key)[0]
-    _check_field_output(jax.eval_shape(call, z0, sample_key), z0)
+    check_field_output(
+        jax.eval_shape(call, z0, sample_key),
+        z0,
+        "z0",
+        " A zero-sum field is mmx.field(phi); a field with auxiliary outputs must "
+        "drop them before solve.",
+    )
     state0 = opt.init(z0)
     adaptive = bool(_evaluation_counters(state0))
 

@@ -629,6 +629,8 @@ def test_argument_errors():
         dg.update_map(mmx.gda(0.1), V, z, warmup=-1)
     with pytest.raises(ValueError, match="structure of z"):
         dg.jacobian(lambda w: w[0], z)
+    with pytest.raises(ValueError, match=r"shaped like z; at \[1\].*shape \(3,\)"):
+        dg.jacobian(lambda w: (w[0], jnp.zeros(3)), z)
     with pytest.raises(ValueError, match="rule must be one of"):
         dg.linear_update_map("sgd", BILINEAR_J, 0.1)
     with pytest.raises(ValueError, match="player_sizes"):
