@@ -484,19 +484,47 @@ def _fast_run(
         replay_running, replay_step, start
     )
 
-    def mask(carry: Any) -> Any:
-        norms, index, _ = carry
-        stopped = jnp.arange(num_iterations, dtype=jnp.int32) >= index
-        if per_iteration > 1:
-            stopped = stopped[:, None]
-        # index changes too, or XLA would hoist the invariant mask out of the loop
-        # and build it whether the loop runs or not.
-        return jnp.where(stopped, jnp.nan, norms), index + num_iterations, True
-
-    # NaN after the stop; a loop of at most one trip rather than a where, which
-    # would cost every run a pass over the trace (under vmap, a cond would too).
-    norms, _, _ = jax.lax.while_loop(lambda c: ~c[2], mask, (norms, index, clean))
+    norms = _nan_after(norms, index, clean)
     return params, state, status, evaluations, norms
+
+
+# A trace of at most this many entries is read in 256-byte chunks by a loop on CPU:
+# XLA:CPU compiles a loop whose body touches under 1 kB into one kernel, and JAX's
+# CPU client runs a program inline (not on a worker thread) when XLA's estimate,
+# which counts a loop body once, is under 1000 flops. A single reduction is both
+# a multi-threaded kernel with ~0.1 ms of fixed cost here and an estimate of one
+# flop per entry. The size bound caps what the loop could cost should a later XLA
+# stop compiling it into one kernel (~70 ns a chunk): never more than a reduction.
+_CHUNKED_MAX_ENTRIES = 1 << 17
+_CHUNK_BYTES = 256
+
+
+def _chunk_rows(norms: jax.Array) -> int:
+    """Rows of a ``(iterations, …)`` trace in one chunk (at least one, at most
+    all of them)."""
+    row_bytes = int(np.prod(norms.shape[1:], dtype=int)) * norms.dtype.itemsize
+    return min(max(1, _CHUNK_BYTES // row_bytes), norms.shape[0])
+
+
+def _chunked(norms: jax.Array) -> bool:
+    return 0 < norms.size <= _CHUNKED_MAX_ENTRIES
+
+
+def _sum_by_chunks(norms: jax.Array) -> jax.Array:
+    rows = _chunk_rows(norms)
+    chunks = norms.shape[0] // rows
+
+    def add(j: jax.Array, total: jax.Array) -> jax.Array:
+        return total + jax.lax.dynamic_slice_in_dim(norms, j * rows, rows)
+
+    zeros = jnp.zeros((rows, *norms.shape[1:]), norms.dtype)
+    return jnp.sum(jax.lax.fori_loop(0, chunks, add, zeros)) + jnp.sum(
+        norms[chunks * rows :]
+    )
+
+
+def _sum_at_once(norms: jax.Array) -> jax.Array:
+    return jnp.sum(jnp.sum(norms, axis=0))
 
 
 @jax.custom_batching.custom_vmap
@@ -507,7 +535,13 @@ def _finite_trace(norms: jax.Array) -> jax.Array:
     A non-finite norm makes the sum non-finite (an overflowing sum of finite norms
     only costs a replay that finds nothing).
     """
-    return jnp.isfinite(jnp.sum(jnp.sum(norms, axis=0)))
+    if _chunked(norms):
+        total = jax.lax.platform_dependent(
+            norms, cpu=_sum_by_chunks, default=_sum_at_once
+        )
+    else:
+        total = _sum_at_once(norms)
+    return jnp.isfinite(total)
 
 
 @_finite_trace.def_vmap
@@ -531,3 +565,71 @@ def _finite_trace_vmap(
 
 
 _solve_jit = jax.jit(_solve, static_argnums=(0, 1, 2, 3))
+
+
+def _nan_after_at_once(
+    norms: jax.Array, index: jax.Array, clean: jax.Array
+) -> jax.Array:
+    def mask(carry: Any) -> Any:
+        norms, index, _ = carry
+        stopped = jnp.arange(norms.shape[0], dtype=jnp.int32) >= index
+        stopped = stopped.reshape(-1, *[1] * (norms.ndim - 1))
+        # index changes too, or XLA would hoist the invariant mask out of the loop
+        # and build it whether the loop runs or not.
+        return jnp.where(stopped, jnp.nan, norms), index + norms.shape[0], True
+
+    # A loop of at most one trip rather than a where, which would cost every run a
+    # pass over the trace (under vmap, a cond would too).
+    norms, _, _ = jax.lax.while_loop(lambda c: ~c[2], mask, (norms, index, clean))
+    return norms
+
+
+def _nan_after_by_chunks(
+    norms: jax.Array, index: jax.Array, clean: jax.Array
+) -> jax.Array:
+    # Chunk by chunk from the stop; the last chunk is shifted back to end with the
+    # trace, and the rows it covers before the stop keep their values.
+    size, rows = norms.shape[0], _chunk_rows(norms)
+
+    def mask(carry: Any) -> Any:
+        norms, start = carry
+        at = jnp.minimum(start, size - rows)
+        block = jax.lax.dynamic_slice_in_dim(norms, at, rows)
+        stopped = at + jnp.arange(rows, dtype=jnp.int32) >= index
+        stopped = stopped.reshape(-1, *[1] * (norms.ndim - 1))
+        block = jnp.where(stopped, jnp.nan, block)
+        return jax.lax.dynamic_update_slice_in_dim(norms, block, at, 0), start + rows
+
+    start = jnp.where(clean, size, index).astype(jnp.int32)
+    norms, _ = jax.lax.while_loop(lambda c: c[1] < size, mask, (norms, start))
+    return norms
+
+
+@jax.custom_batching.custom_vmap
+def _nan_after(norms: jax.Array, index: jax.Array, clean: jax.Array) -> jax.Array:
+    """The trace with NaN from iteration ``index`` on, unless ``clean``.
+
+    Runs only after a replay (a non-finite value); it is written so that a clean
+    run pays nothing for it, and on CPU so that it leaves XLA's flop estimate of
+    a small run under JAX's threshold for running inline.
+    """
+    if _chunked(norms):
+        return jax.lax.platform_dependent(
+            norms, index, clean, cpu=_nan_after_by_chunks, default=_nan_after_at_once
+        )
+    return _nan_after_at_once(norms, index, clean)
+
+
+@_nan_after.def_vmap
+def _nan_after_vmap(
+    axis_size: int,
+    in_batched: list[bool],
+    norms: jax.Array,
+    index: jax.Array,
+    clean: jax.Array,
+) -> tuple[jax.Array, bool]:
+    # Batched, a loop runs as long as its longest member and selects the whole
+    # carry at every trip: one trip at most, as before batching.
+    del axis_size
+    axes = [0 if batched else None for batched in in_batched]
+    return jax.vmap(_nan_after_at_once, in_axes=axes)(norms, index, clean), True

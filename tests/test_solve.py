@@ -1,5 +1,7 @@
 """mmx.solve: budgets, status codes, freezing on divergence, traces, projections."""
 
+import importlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,6 +9,8 @@ import optax
 import pytest
 
 import minimaxjax as mmx
+
+solve_module = importlib.import_module("minimaxjax.solve")
 
 V = mmx.field(lambda x, y: x * y)
 Z0 = (jnp.array(1.0), jnp.array(0.0))
@@ -242,3 +246,66 @@ def test_user_optax_chain_runs_under_solve():
     opt = optax.chain(optax.clip_by_global_norm(1.0), mmx.extragradient(0.1))
     sol = mmx.solve(V, Z0, opt, 10)
     assert int(sol.stats["num_evaluations"]) == 10
+
+
+# After the run, solve learns from one pass over the trace whether any field value
+# was non-finite, and after a replay writes NaN from the stop on. Small traces are
+# handled chunk by chunk on CPU, large ones at once: both against NumPy here, with
+# the bad entry first, at chunk edges, in the last partial chunk and last of all.
+_SMALL = (1, 63, 64, 65, 200)
+_LARGE = solve_module._CHUNKED_MAX_ENTRIES + 3
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize("shape", [(200,), (200, 2), (67, 5), (_LARGE,)])
+def test_trace_check_finds_any_non_finite_entry(x64, dtype, shape):
+    rng = np.random.default_rng(0)
+    trace = rng.uniform(0.0, 1e3, shape)
+    check = jax.jit(solve_module._finite_trace)
+    assert bool(check(jnp.asarray(trace, dtype)))
+    flat = trace.size
+    for position in sorted({0, 31, 32, 63, 64, 65, flat - 2, flat - 1}):
+        for bad in (np.nan, np.inf, -np.inf):
+            poisoned = trace.copy().reshape(-1)
+            poisoned[position] = bad
+            assert not bool(check(jnp.asarray(poisoned.reshape(shape), dtype)))
+
+
+@pytest.mark.parametrize(
+    "mask", [solve_module._nan_after_by_chunks, solve_module._nan_after_at_once]
+)
+@pytest.mark.parametrize("shape", [(1,), (63,), (64,), (200,), (200, 2), (67, 5)])
+def test_nan_after_the_stop_matches_numpy(mask, shape):
+    trace = np.arange(1.0, 1.0 + np.prod(shape), dtype=np.float32).reshape(shape)
+    masked = jax.jit(mask)
+    for index in sorted({0, 1, 31, 32, 33, 63, 64, 65, shape[0] - 1, shape[0]}):
+        if index > shape[0]:
+            continue
+        expected = trace.copy()
+        expected[index:] = np.nan
+        got = masked(jnp.asarray(trace), jnp.int32(index), jnp.asarray(False))
+        np.testing.assert_array_equal(np.asarray(got), expected)
+        clean = masked(jnp.asarray(trace), jnp.int32(index), jnp.asarray(True))
+        np.testing.assert_array_equal(np.asarray(clean), trace)
+
+
+@pytest.mark.parametrize(
+    ("num_steps", "stop"), [(10, 0), (200, 63), (200, 64), (200, 198), (_LARGE, 70_000)]
+)
+def test_clipped_infinite_field_stops_at_any_point_of_any_length(num_steps, stop):
+    # As above, x moves 0 → 1 → … by GDA with α = 1 until V_x turns +inf at x = stop
+    # + 1; the box clips the iterate back, so only the trace shows it.
+    def V_inf(z):
+        x, y = z
+        return (jnp.where(x > stop + 0.5, jnp.inf, -1.0), jnp.zeros_like(y))
+
+    box = mmx.constraints.box(-1e6, 1e6)
+    sol = mmx.solve(
+        V_inf, (jnp.array(0.0), jnp.array(0.0)), mmx.gda(1.0), num_steps, projection=box
+    )
+    assert int(sol.status) == mmx.Status.DIVERGED
+    assert float(sol.params[0]) == stop + 1
+    assert int(sol.stats["num_iterations"]) == stop + 1
+    trace = np.asarray(sol.trace["field_norm"])
+    np.testing.assert_array_equal(trace[: stop + 1], 1.0)
+    assert np.isinf(trace[stop + 1]) and np.all(np.isnan(trace[stop + 2 :]))
