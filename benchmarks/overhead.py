@@ -19,22 +19,23 @@ the same number of field evaluations and record ``‖V‖`` at every one:
   switch on the phase at run time (the column shows what that costs; ``solve``
   does not run this way).
 
-Games: a 2-D quadratic-bilinear game with scalar players, a 512-dimensional
-bilinear game ``Φ = (x − a)ᵀA(y − b)``, and the 2-D game from 4096 starts at once
-(``jax.vmap`` over ``z0`` of each program). Compilation is excluded. Each repeat
-runs the four programs back to back (the order rotating), each run blocked on,
-and the table gives the median time of each and, as ``solve/hand`` and
+Games: a 2-D quadratic-bilinear game with scalar players, a 512-dimensional bilinear
+game ``Φ = (x − a)ᵀA(y − b)``, the 2-D game from 4096 starts at once (``jax.vmap``
+over ``z0`` of each program) and the 2-D game with a small budget (10⁴ evaluations,
+runs of about 0.1 ms, where fixed costs show). Compilation is excluded. Each repeat
+runs the four programs back to back (the order rotating), each run blocked on, and
+the table gives the median time of each and, as ``solve/hand`` and
 ``transparent/hand``, the median over repeats of the ratio of the two runs of one
 repeat, with the interquartile range of those ratios (``solve IQR``; target:
 ``solve/hand ≤ 1.03``). Pairing cancels the slow drift of a shared machine (load
 from other jobs, a busy hypervisor, clock changes), which moves whole repeats; the
 fastest run alone is no steady estimate here, since on a 2-core VM single runs of
 the same vmapped program spread by 20% or more. On Linux the benchmark restarts
-itself once with a higher glibc mmap threshold, so that no program
-page-faults its 16-32 MB trace buffers in afresh at every call.
-Rows where a program takes over half a second get 3 repeats (marked ``*``). The
-trace of ``solve`` is checked against the hand-written one (``check``: the largest
-difference relative to the largest value).
+itself once with a higher glibc mmap threshold, so that no program page-faults its
+16-32 MB trace buffers in afresh at every call. Rows where a program takes over half
+a second get 3 repeats (marked ``*``), rows where every program takes under 5 ms ten
+times the repeats. The trace of ``solve`` is checked against the hand-written one
+(``check``: the largest difference relative to the largest value).
 
 Run ``python -m benchmarks.overhead`` (about 4 minutes on two CPU cores);
 ``--quick`` runs tiny sizes as a smoke test, ``--repeats N`` sets the repeats,
@@ -69,6 +70,7 @@ PyTree = Any
 LR = 0.1
 ADAM_LR = 0.01
 INNER_STEPS = 5
+SHORT = 0.005  # seconds: rows whose programs all run shorter get 10x the repeats
 CLOCKS: dict[str, Callable[[], float]] = {
     "wall": time.perf_counter,
     "cpu": time.process_time,
@@ -133,10 +135,14 @@ def games(quick: bool) -> dict[str, Game]:
     starts = tuple(jnp.asarray(s) for s in rng.uniform(-1, 1, (2, batch)))
     start_nd = tuple(jnp.asarray(s) for s in rng.uniform(-1, 1, (2, dim)))
     V2 = quadratic_2d()
+    start_2d = (jnp.float32(1.0), jnp.float32(-0.8))
+    steps_small = 100 if quick else 10_000
     return {
-        "2d": Game("2-D", V2, (jnp.float32(1.0), jnp.float32(-0.8)), steps_2d),
+        "2d": Game("2-D", V2, start_2d, steps_2d),
         "nd": Game(f"bilinear {dim}-D", bilinear(dim), start_nd, steps_nd),
         "vmap": Game(f"2-D x{batch} vmap", V2, starts, steps_batch, batched=True),
+        # Runs of a tenth of a millisecond, where fixed costs show.
+        "small": Game("2-D small", V2, start_2d, steps_small),
     }
 
 
@@ -235,6 +241,8 @@ def measure(
     reduced = max(first.values()) > 0.5 and repeats > 3
     if reduced:
         repeats = 3
+    elif max(first.values()) < SHORT:
+        repeats *= 10
     names = list(fns)
     times: dict[str, list[float]] = {k: [] for k in names}
     for r in range(repeats):
@@ -327,7 +335,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs each")
     parser.add_argument("--rules", default=None, help="comma-separated rule names")
-    parser.add_argument("--games", default=None, help="comma-separated: 2d,nd,vmap")
+    parser.add_argument(
+        "--games", default=None, help="comma-separated: 2d,nd,vmap,small"
+    )
     parser.add_argument(
         "--clock", choices=sorted(CLOCKS), default="wall", help="what to time"
     )
@@ -340,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     print(machine())
     print(
-        f"{options.clock} clock, {repeats} repeats of the programs back to back, "
+        f"{options.clock} clock, {repeats} repeats ({10 * repeats} for programs "
+        f"under {1e3 * SHORT:.0f} ms) of the programs back to back, "
         "ratios paired within a repeat, compile "
         f"excluded; lr={LR} (extra_adam {ADAM_LR}), proximal_point "
         f"inner_steps={INNER_STEPS}\n"

@@ -21,7 +21,7 @@ def _marks(rule):
 
 
 @pytest.mark.parametrize("rule", [pytest.param(r, marks=_marks(r)) for r in RULES])
-@pytest.mark.parametrize("game", ["2d", "nd"])
+@pytest.mark.parametrize("game", ["2d", "nd", "small"])
 def test_hand_written_loops_follow_the_rules(rule, game):
     """The baseline is only a baseline if it is the same algorithm: same trace of
     ‖V‖ and same last iterate as ``mmx.solve`` (float32, rounding apart)."""
