@@ -275,6 +275,11 @@ def machine() -> str:
     )
 
 
+def _ms(seconds: float) -> str:
+    """Milliseconds to 0.1 ms, or to 1 µs under 10 ms."""
+    return f"{1e3 * seconds:.1f}" if seconds >= 0.01 else f"{1e3 * seconds:.3f}"
+
+
 def table(rows: Sequence[Row]) -> str:
     header = [
         "game",
@@ -294,12 +299,12 @@ def table(rows: Sequence[Row]) -> str:
             row.game,
             f"{row.evaluations:,}",
             row.rule,
-            f"{1e3 * row.median('hand'):.1f}",
-            f"{1e3 * row.median('solve'):.1f}" + ("*" if row.reduced else ""),
+            _ms(row.median("hand")),
+            _ms(row.median("solve")) + ("*" if row.reduced else ""),
             f"{row.ratio('solve'):.3f}",
             "{:.3f}-{:.3f}".format(*row.spread("solve")),
             f"{row.ratio('hand again'):.3f}",
-            f"{1e3 * row.median('transparent'):.1f}",
+            _ms(row.median("transparent")),
             f"{row.ratio('transparent'):.3f}",
             f"{row.check:.0e}",
         ]
