@@ -527,6 +527,25 @@ def _sum_at_once(norms: jax.Array) -> jax.Array:
     return jnp.sum(jnp.sum(norms, axis=0))
 
 
+def _by_size(
+    by_chunks: Callable[..., Any],
+    at_once: Callable[..., Any],
+    norms: jax.Array,
+    *rest: Any,
+) -> Any:
+    """``by_chunks(norms, *rest)`` for a small trace on CPU, else ``at_once``."""
+    if _chunked(norms):
+        return jax.lax.platform_dependent(norms, *rest, cpu=by_chunks, default=at_once)
+    return at_once(norms, *rest)
+
+
+def _from_row(first: Any, rows: jax.Array, index: jax.Array) -> jax.Array:
+    """Which of ``rows`` (row ``first`` of the trace onward) come at or after row
+    ``index``, shaped to broadcast against them."""
+    number = first + jnp.arange(rows.shape[0], dtype=jnp.int32)
+    return (number >= index).reshape(-1, *[1] * (rows.ndim - 1))
+
+
 @jax.custom_batching.custom_vmap
 def _finite_trace(norms: jax.Array) -> jax.Array:
     """Whether every entry of a trace, ``(iterations,)`` or ``(iterations,
@@ -535,13 +554,7 @@ def _finite_trace(norms: jax.Array) -> jax.Array:
     A non-finite norm makes the sum non-finite (an overflowing sum of finite norms
     only costs a replay that finds nothing).
     """
-    if _chunked(norms):
-        total = jax.lax.platform_dependent(
-            norms, cpu=_sum_by_chunks, default=_sum_at_once
-        )
-    else:
-        total = _sum_at_once(norms)
-    return jnp.isfinite(total)
+    return jnp.isfinite(_by_size(_sum_by_chunks, _sum_at_once, norms))
 
 
 @_finite_trace.def_vmap
@@ -564,16 +577,12 @@ def _finite_trace_vmap(
     return jnp.isfinite(totals), True
 
 
-_solve_jit = jax.jit(_solve, static_argnums=(0, 1, 2, 3))
-
-
 def _nan_after_at_once(
     norms: jax.Array, index: jax.Array, clean: jax.Array
 ) -> jax.Array:
     def mask(carry: Any) -> Any:
         norms, index, _ = carry
-        stopped = jnp.arange(norms.shape[0], dtype=jnp.int32) >= index
-        stopped = stopped.reshape(-1, *[1] * (norms.ndim - 1))
+        stopped = _from_row(0, norms, index)
         # index changes too, or XLA would hoist the invariant mask out of the loop
         # and build it whether the loop runs or not.
         return jnp.where(stopped, jnp.nan, norms), index + norms.shape[0], True
@@ -595,9 +604,7 @@ def _nan_after_by_chunks(
         norms, start = carry
         at = jnp.minimum(start, size - rows)
         block = jax.lax.dynamic_slice_in_dim(norms, at, rows)
-        stopped = at + jnp.arange(rows, dtype=jnp.int32) >= index
-        stopped = stopped.reshape(-1, *[1] * (norms.ndim - 1))
-        block = jnp.where(stopped, jnp.nan, block)
+        block = jnp.where(_from_row(at, block, index), jnp.nan, block)
         return jax.lax.dynamic_update_slice_in_dim(norms, block, at, 0), start + rows
 
     start = jnp.where(clean, size, index).astype(jnp.int32)
@@ -613,11 +620,7 @@ def _nan_after(norms: jax.Array, index: jax.Array, clean: jax.Array) -> jax.Arra
     run pays nothing for it, and on CPU so that it leaves XLA's flop estimate of
     a small run under JAX's threshold for running inline.
     """
-    if _chunked(norms):
-        return jax.lax.platform_dependent(
-            norms, index, clean, cpu=_nan_after_by_chunks, default=_nan_after_at_once
-        )
-    return _nan_after_at_once(norms, index, clean)
+    return _by_size(_nan_after_by_chunks, _nan_after_at_once, norms, index, clean)
 
 
 @_nan_after.def_vmap
@@ -633,3 +636,6 @@ def _nan_after_vmap(
     del axis_size
     axes = [0 if batched else None for batched in in_batched]
     return jax.vmap(_nan_after_at_once, in_axes=axes)(norms, index, clean), True
+
+
+_solve_jit = jax.jit(_solve, static_argnums=(0, 1, 2, 3))
