@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from minimaxjax import _propagation
 from minimaxjax._tree import (
     PyTree,
     check_field_output,
@@ -126,7 +127,10 @@ def solve(
     iteration, in a ``while_loop`` that ends where the run stops (under
     ``jax.vmap``, only while some start needs it). A diverging run so costs up
     to twice its time, and the program holds the rule twice (compiles about
-    twice as long); a finite one costs a pass over its trace.
+    twice as long); a finite one costs a pass over its trace, or nothing when
+    the iteration's jaxpr shows that a non-finite field value cannot leave the
+    iterate and state finite (only IEEE arithmetic such as ``+``, ``·``, ``√``,
+    matrix products between them: no clip, ``where`` or ``exp``).
 
     Args:
       field: ``V(z, *args)`` (``V(z, *args, key)`` when ``key`` is given), returning
@@ -249,10 +253,15 @@ def _solve(
         )
 
     def iteration(
-        params: PyTree, state: optax.OptState, keys: Any, checked: bool
+        params: PyTree,
+        state: optax.OptState,
+        keys: Any,
+        checked: bool,
+        marked: bool = False,
     ) -> tuple[PyTree, optax.OptState, jax.Array, jax.Array]:
         """One opaque iteration: the new params and state, ‖V‖ at each evaluation
-        and (when ``checked``) whether every field value was finite."""
+        and (when ``checked``) whether every field value was finite. ``marked``
+        marks the recorded field values for :func:`_propagation.persists`."""
         norms: list[jax.Array] = []
         finite_values: list[jax.Array] = []
 
@@ -264,6 +273,8 @@ def _solve(
         def evaluate(w: PyTree, phase: Any, record: bool) -> PyTree:
             value = call(w, subkey(phase))
             if record:
+                if marked:
+                    value = _propagation.mark(value)
                 norms.append(tree_norm(value))
                 if checked:
                     finite_values.append(tree_all_finite(value))
@@ -441,6 +452,12 @@ def _fast_run(
     checked run stops: the returned params are then the last finite iterate, and
     the trace after the stop is NaN. Under ``jax.vmap`` the replay runs only when
     some start needs it, and only as long as the longest of them.
+
+    Reading the trace costs a pass over memory after the loop (on a tiny game, a
+    few percent of the run). It is skipped when the jaxpr of one iteration shows
+    that a non-finite field value must leave a non-finite iterate or state to the
+    end (:func:`_propagation.persists`: nothing but IEEE arithmetic between the
+    field values and the carry); the last iterate and state then tell it all.
     """
 
     def fast_step(carry: Any, keys: Any) -> tuple[Any, jax.Array]:
@@ -457,7 +474,14 @@ def _fast_run(
         for x in jax.tree.leaves((params, state))
         if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
     ]
-    clean = _finite_trace(jax.lax.stop_gradient(norms)) & tree_all_finite(inexact)
+    clean = tree_all_finite(inexact)
+
+    def marked_step(carry: Any, step_keys: Any) -> Any:
+        return iteration(*carry, step_keys, checked=False, marked=True)[:2]
+
+    first_keys = None if keys is None else keys[0]
+    if not _propagation.persists(marked_step, (z0, state0), first_keys):
+        clean = clean & _finite_trace(jax.lax.stop_gradient(norms))
 
     def replay_running(carry: Any) -> jax.Array:
         *_, status, _, index = carry

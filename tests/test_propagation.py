@@ -1,0 +1,301 @@
+"""The static check that a non-finite field value must reach the end of a loop.
+
+``solve`` skips reading its trace when ``_propagation.persists`` says yes, so a
+wrong yes would let a divergence pass as a finite run. The verdicts below follow
+from IEEE arithmetic (inf·0 = NaN, x/inf = 0, max(−inf, 0) = 0, …); the property
+test runs random programs on NaN and ±inf inputs and checks every yes.
+"""
+
+import importlib
+
+import hypothesis.strategies as st
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import minimaxjax as mmx
+from minimaxjax._propagation import mark, persists
+
+solve_module = importlib.import_module("minimaxjax.solve")
+
+Z = jnp.ones(3)
+
+
+def _relu_like(x):
+    return jax.nn.relu(x)
+
+
+@jax.custom_jvp
+def _cube(x):
+    return x * x * x
+
+
+_cube.defjvp(lambda p, t: (_cube(p[0]), 3 * p[0] ** 2 * t[0]))
+
+
+@jax.custom_vjp
+def _double(x):
+    return 2 * x
+
+
+_double.defvjp(lambda x: (_double(x), None), lambda _, g: (2 * g,))
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        # IEEE arithmetic between the field value and the iterate.
+        (lambda z: z - 0.1 * mark(z**3 - z), True),
+        (lambda z: z - 0.1 * mark(jnp.sqrt(z)), True),
+        (lambda z: z - mark(z) / 3.0, True),  # a numerator
+        (lambda z: z - 1.0 / (1.0 + mark(z) ** 2), False),  # 1/inf = 0
+        (lambda z: z - 0.1 * mark(jnp.ones((3, 3)) @ z), True),
+        (lambda z: z - jnp.sum(mark(z)) * jnp.ones(3), True),
+        (lambda z: z - jax.jit(lambda w: 0.5 * mark(w))(z), True),
+        (lambda z: z - jax.checkpoint(lambda w: 0.5 * mark(w))(z), True),
+        (lambda z: z - _cube(mark(z)), True),
+        (lambda z: z - _double(mark(z)), True),
+        # Operations that can turn inf or NaN into a finite number.
+        (lambda z: jnp.clip(z - 0.1 * mark(z), -1.0, 1.0), False),
+        (lambda z: z - jnp.where(z > 0, mark(z), 0.0), False),
+        (lambda z: z - jnp.exp(mark(z)), False),  # exp(−inf) = 0
+        (lambda z: z - jnp.tanh(mark(z)), False),
+        (lambda z: z - _relu_like(mark(z)), False),  # max(−inf, 0) = 0
+        (lambda z: z - jax.lax.integer_pow(mark(z), 0), False),
+        (lambda z: z.at[0].add(-mark(z)[1]), False),  # a slice drops entries
+        (lambda z: z - mark(z)[:], True),  # a whole-array slice does not
+        (lambda z: z - jnp.sign(mark(z)), False),
+        # Each result of a barrier is one operand, not all of them.
+        (lambda z: z - jax.lax.optimization_barrier((mark(z), z))[1], False),
+        # A marked value inside a loop the analysis does not enter.
+        (lambda z: jax.lax.fori_loop(0, 2, lambda i, w: w - mark(w), z), False),
+        # No marked value: nothing to prove.
+        (lambda z: 0.5 * z, False),
+    ],
+)
+def test_verdicts_follow_ieee_arithmetic(step, expected):
+    assert persists(step, Z) is expected
+
+
+def test_a_value_stored_and_read_back_persists():
+    # Optimistic GDA: the state keeps V(z^k) for the next step, which reads it.
+    def step(carry):
+        z, previous = carry
+        g = mark(z**3)
+        return z - 0.1 * (2 * g - previous), g
+
+    assert persists(step, (Z, Z))
+
+
+def test_a_value_only_in_a_forgotten_leaf_does_not_persist():
+    # The marked value lands in a state leaf that the next step overwrites
+    # without reading: nothing carries it to the end.
+    def step(carry):
+        z, _overwritten = carry
+        return 0.5 * z, mark(z**3)
+
+    assert not persists(step, (Z, Z))
+    # A leaf that is read again is enough.
+    assert persists(lambda c: (0.5 * c[0] + c[1], mark(c[0] ** 3)), (Z, Z))
+
+
+def test_a_leaf_kept_only_by_a_forgotten_leaf_does_not_persist():
+    # The value goes to a, a goes to b, b is never read: the fixed point drops b,
+    # then a.
+    def chain(carry):
+        z, a, _never_read = carry
+        return 0.5 * z, mark(z), a
+
+    # Through a cycle (a to b and b back to a, inf·0 = NaN) it lasts for ever.
+    def cycle(carry):
+        z, a, b = carry
+        return 0.5 * z, mark(z) + 0 * b, a
+
+    assert not persists(chain, (Z, Z, Z))
+    assert persists(cycle, (Z, Z, Z))
+
+
+def test_select_with_a_scalar_predicate_keeps_what_both_cases_carry():
+    def both(z):
+        g = mark(z)
+        return jax.lax.select(z[0] > 0, z - g, z + 2 * g)
+
+    def one(z):
+        g = mark(z)
+        return jax.lax.select(z[0] > 0, z - g, z)
+
+    def elementwise(z):
+        g = mark(z)
+        return jax.lax.select(z > 0, z - g, z + 2 * g)
+
+    assert persists(both, Z)
+    assert not persists(one, Z)
+    assert not persists(elementwise, Z)
+
+
+def test_closed_over_tracers_and_extra_arguments():
+    # Under jit and vmap, step sizes close over tracers; keys are extra arguments.
+    def verdict(lr):
+        def step(z, key):
+            noise = jax.random.normal(key, z.shape)
+            return z - lr * mark(z + noise)
+
+        return persists(step, Z, jax.random.key(0))
+
+    assert verdict(0.1)
+    seen = []
+    jax.jit(lambda lr: seen.append(verdict(lr)) or lr)(0.1)
+    jax.vmap(lambda lr: seen.append(verdict(lr)) or lr)(jnp.ones(2))
+    assert seen == [True, True]
+
+
+# Random straight-line programs: each operation reads earlier values (the marked
+# input, finite constants with zeros, results so far); the program's last value is
+# the new carry. Every yes must survive NaN and ±inf at every position.
+_UNARY = {
+    "neg": jnp.negative,
+    "abs": jnp.abs,
+    "sqrt": jnp.sqrt,
+    "square": jnp.square,
+    "cube": lambda a: a**3,
+    "pow0": lambda a: jax.lax.integer_pow(a, 0),
+    "exp": jnp.exp,
+    "tanh": jnp.tanh,
+    "sum": lambda a: jnp.sum(a) * jnp.ones(3),
+    "max": lambda a: jnp.max(a) * jnp.ones(3),
+    "first": lambda a: a[0] * jnp.ones(3),
+    "roll": lambda a: jnp.concatenate([a[1:], a[:1]]),
+    "reverse": lambda a: a[::-1],
+    "clip": lambda a: jnp.clip(a, -2.0, 2.0),
+    "relu": jax.nn.relu,
+}
+_BINARY = {
+    "add": jnp.add,
+    "sub": jnp.subtract,
+    "mul": jnp.multiply,
+    "div": jnp.divide,
+    "maximum": jnp.maximum,
+    "where": lambda a, b: jnp.where(a > 0, a, b),
+    "select": lambda a, b: jax.lax.select(a[0] > 0, a, b),
+    "matvec": lambda a, b: jnp.outer(b, jnp.ones(3)) @ a,
+}
+_CONSTANTS = (jnp.array([0.0, 1.5, -2.0]), jnp.array([0.0, 0.0, 3.0]))
+
+_operations = st.one_of(
+    st.tuples(st.sampled_from(sorted(_UNARY)), st.integers(0, 99)),
+    st.tuples(st.sampled_from(sorted(_BINARY)), st.integers(0, 99), st.integers(0, 99)),
+)
+
+
+def _run(program, z):
+    values = [mark(z), *_CONSTANTS]
+    for name, *reads in program:
+        operands = [values[r % len(values)] for r in reads]
+        op = _UNARY.get(name) or _BINARY[name]
+        values.append(op(*operands))
+    return values[-1] if program else values[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(program=st.lists(_operations, min_size=1, max_size=6))
+def test_every_yes_holds_for_nan_and_infinities(program):
+    def step(z):
+        return _run(program, z)
+
+    if not persists(step, Z):
+        return
+    base = np.array([0.7, -1.3, 0.0])
+    for bad in (np.nan, np.inf, -np.inf):
+        for position in range(3):
+            z = base.copy()
+            z[position] = bad
+            out = np.asarray(step(jnp.asarray(z, jnp.float32)))
+            assert not np.all(np.isfinite(out)), (program, bad, position)
+
+
+def test_the_program_family_says_yes_and_no():
+    # The property test above proves something only if yes answers occur.
+    assert persists(lambda z: _run([("add", 0, 1), ("mul", 3, 2)], z), Z)
+    assert not persists(lambda z: _run([("exp", 0)], z), Z)
+
+
+# solve: the same verdicts on real rules, and divergence found without the trace.
+def _sqrt_field(z):
+    # V = (−√(3 − x), y): x climbs towards 3 in steps of about α√(3 − x), which
+    # overshoot once 3 − x < α²; then √ of a negative number is NaN. √ and
+    # subtraction carry the NaN into the iterate: solve need not read its trace.
+    x, y = z
+    return (-jnp.sqrt(3.0 - x), y)
+
+
+def _numpy_gda(lr, x, y):
+    """Float64 GDA on ``_sqrt_field`` up to the first non-finite field value:
+    the iterates before it and the field norms."""
+    iterates, norms = [(x, y)], []
+    with np.errstate(invalid="ignore"):
+        while True:
+            vx, vy = -np.sqrt(3.0 - x), y
+            norms.append(np.hypot(vx, vy))
+            if not np.isfinite(norms[-1]):
+                return iterates, norms
+            x, y = x - lr * vx, y - lr * vy
+            iterates.append((x, y))
+
+
+@pytest.fixture
+def verdicts(monkeypatch):
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(persists(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(solve_module._propagation, "persists", spy)
+    return seen
+
+
+def test_solve_finds_divergence_without_reading_the_trace(x64, verdicts):
+    lr = 0.5
+    iterates, norms = _numpy_gda(lr, 1.0, 1.0)
+    stop = len(norms) - 1  # the iteration whose field value is NaN
+    assert 3 <= stop < 40
+    sol = mmx.solve(_sqrt_field, (jnp.array(1.0), jnp.array(1.0)), mmx.gda(lr), 60)
+    assert verdicts == [True]
+    assert int(sol.status) == mmx.Status.DIVERGED
+    assert int(sol.stats["num_iterations"]) == stop
+    np.testing.assert_allclose([float(p) for p in sol.params], iterates[stop], 1e-12)
+    trace = np.asarray(sol.trace["field_norm"])
+    np.testing.assert_allclose(trace[:stop], norms[:stop], rtol=1e-12)
+    assert np.all(np.isnan(trace[stop:]))
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        pytest.param(mmx.gda(0.5), id="gda"),
+        pytest.param(mmx.proximal_point(0.5, inner_steps=3), id="proximal_point"),
+        pytest.param(mmx.extragradient(0.5), id="extragradient"),
+        pytest.param(mmx.extragradient_plus(0.5), id="extragradient_plus"),
+        pytest.param(mmx.optimistic_gda(0.5), id="optimistic_gda"),
+        pytest.param(mmx.reflected_gda(0.5), id="reflected_gda"),
+        pytest.param(mmx.extra_adam(0.3), id="extra_adam"),
+    ],
+)
+@pytest.mark.standard_promotion
+def test_every_rule_stops_where_the_checked_run_stops(x64, verdicts, rule):
+    # tol=0 makes solve check every iteration (and never converge here): the
+    # same run by the other path, which never reads a trace after the fact.
+    z = (jnp.array(1.0), jnp.array(1.0))
+    fast = mmx.solve(_sqrt_field, z, rule, 300)
+    checked = mmx.solve(_sqrt_field, z, rule, 300, tol=0.0)
+    assert verdicts[0] is True
+    assert int(fast.status) == int(checked.status) == mmx.Status.DIVERGED
+    assert int(fast.stats["num_iterations"]) == int(checked.stats["num_iterations"])
+    # The two programs fuse differently: float64 rounding may differ in the last
+    # bit, and NaN must sit at the same entries.
+    np.testing.assert_allclose(fast.params, checked.params, rtol=1e-12)
+    np.testing.assert_allclose(
+        fast.trace["field_norm"], checked.trace["field_norm"], rtol=1e-12
+    )
