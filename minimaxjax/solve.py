@@ -489,6 +489,14 @@ def _fast_run(
 
     def replay_step(carry: Any) -> Any:
         params, state, status, evaluations, index = carry
+        # A replay starts from z0 (index 0 comes only at its first trip). Selecting
+        # here rather than before the loop keeps a clean run from paying one small
+        # kernel per leaf of the iterate and state.
+        params, state, evaluations = tree_select(
+            index == 0,
+            (z0, state0, jnp.zeros([], jnp.int32)),
+            (params, state, evaluations),
+        )
         step_keys = None
         if keys is not None:
             step_keys = jax.lax.dynamic_index_in_dim(keys, index, keepdims=False)
@@ -499,16 +507,13 @@ def _fast_run(
 
     running = jnp.asarray(Status.MAX_STEPS, jnp.int32)
     total = jnp.asarray(num_iterations * per_iteration, jnp.int32)
-    start = tree_select(
-        clean,
-        (params, state, running, total, jnp.asarray(num_iterations, jnp.int32)),
-        (z0, state0, running, jnp.zeros([], jnp.int32), jnp.zeros([], jnp.int32)),
-    )
+    # A clean run starts the replay at its end: no trip.
+    start_index = jnp.where(clean, num_iterations, 0).astype(jnp.int32)
     params, state, status, evaluations, index = jax.lax.while_loop(
-        replay_running, replay_step, start
+        replay_running, replay_step, (params, state, running, total, start_index)
     )
 
-    norms = _nan_after(norms, index, clean)
+    norms = _nan_after(norms, index)
     return params, state, status, evaluations, norms
 
 
@@ -601,25 +606,23 @@ def _finite_trace_vmap(
     return jnp.isfinite(totals), True
 
 
-def _nan_after_at_once(
-    norms: jax.Array, index: jax.Array, clean: jax.Array
-) -> jax.Array:
+def _nan_after_at_once(norms: jax.Array, index: jax.Array) -> jax.Array:
+    size = norms.shape[0]
+
     def mask(carry: Any) -> Any:
-        norms, index, _ = carry
+        norms, index = carry
         stopped = _from_row(0, norms, index)
         # index changes too, or XLA would hoist the invariant mask out of the loop
         # and build it whether the loop runs or not.
-        return jnp.where(stopped, jnp.nan, norms), index + norms.shape[0], True
+        return jnp.where(stopped, jnp.nan, norms), index + size
 
     # A loop of at most one trip rather than a where, which would cost every run a
     # pass over the trace (under vmap, a cond would too).
-    norms, _, _ = jax.lax.while_loop(lambda c: ~c[2], mask, (norms, index, clean))
+    norms, _ = jax.lax.while_loop(lambda c: c[1] < size, mask, (norms, index))
     return norms
 
 
-def _nan_after_by_chunks(
-    norms: jax.Array, index: jax.Array, clean: jax.Array
-) -> jax.Array:
+def _nan_after_by_chunks(norms: jax.Array, index: jax.Array) -> jax.Array:
     # Chunk by chunk from the stop; the last chunk is shifted back to end with the
     # trace, and the rows it covers before the stop keep their values.
     size, rows = norms.shape[0], _chunk_rows(norms)
@@ -631,20 +634,20 @@ def _nan_after_by_chunks(
         block = jnp.where(_from_row(at, block, index), jnp.nan, block)
         return jax.lax.dynamic_update_slice_in_dim(norms, block, at, 0), start + rows
 
-    start = jnp.where(clean, size, index).astype(jnp.int32)
-    norms, _ = jax.lax.while_loop(lambda c: c[1] < size, mask, (norms, start))
+    norms, _ = jax.lax.while_loop(lambda c: c[1] < size, mask, (norms, index))
     return norms
 
 
 @jax.custom_batching.custom_vmap
-def _nan_after(norms: jax.Array, index: jax.Array, clean: jax.Array) -> jax.Array:
-    """The trace with NaN from iteration ``index`` on, unless ``clean``.
+def _nan_after(norms: jax.Array, index: jax.Array) -> jax.Array:
+    """The trace with NaN from iteration ``index`` on (none when ``index`` is the
+    number of iterations, as after a clean run or a replay that found nothing).
 
-    Runs only after a replay (a non-finite value); it is written so that a clean
-    run pays nothing for it, and on CPU so that it leaves XLA's flop estimate of
-    a small run under JAX's threshold for running inline.
+    Runs only after a replay stopped (a non-finite value); it is written so that
+    a clean run pays nothing for it, and on CPU so that it leaves XLA's flop
+    estimate of a small run under JAX's threshold for running inline.
     """
-    return _by_size(_nan_after_by_chunks, _nan_after_at_once, norms, index, clean)
+    return _by_size(_nan_after_by_chunks, _nan_after_at_once, norms, index)
 
 
 @_nan_after.def_vmap
@@ -653,13 +656,12 @@ def _nan_after_vmap(
     in_batched: list[bool],
     norms: jax.Array,
     index: jax.Array,
-    clean: jax.Array,
 ) -> tuple[jax.Array, bool]:
     # Batched, a loop runs as long as its longest member and selects the whole
     # carry at every trip: one trip at most, as before batching.
     del axis_size
     axes = [0 if batched else None for batched in in_batched]
-    return jax.vmap(_nan_after_at_once, in_axes=axes)(norms, index, clean), True
+    return jax.vmap(_nan_after_at_once, in_axes=axes)(norms, index), True
 
 
 _solve_jit = jax.jit(_solve, static_argnums=(0, 1, 2, 3))

@@ -278,15 +278,14 @@ def test_trace_check_finds_any_non_finite_entry(x64, dtype, shape):
 def test_nan_after_the_stop_matches_numpy(mask, shape):
     trace = np.arange(1.0, 1.0 + np.prod(shape), dtype=np.float32).reshape(shape)
     masked = jax.jit(mask)
+    # index = the number of rows (a clean run) masks nothing.
     for index in sorted({0, 1, 31, 32, 33, 63, 64, 65, shape[0] - 1, shape[0]}):
         if index > shape[0]:
             continue
         expected = trace.copy()
         expected[index:] = np.nan
-        got = masked(jnp.asarray(trace), jnp.int32(index), jnp.asarray(False))
+        got = masked(jnp.asarray(trace), jnp.int32(index))
         np.testing.assert_array_equal(np.asarray(got), expected)
-        clean = masked(jnp.asarray(trace), jnp.int32(index), jnp.asarray(True))
-        np.testing.assert_array_equal(np.asarray(clean), trace)
 
 
 @pytest.mark.parametrize(
