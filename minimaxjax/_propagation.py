@@ -69,6 +69,7 @@ _EVERY_OPERAND = frozenset(
         "sqrt",
         "square",
         "squeeze",
+        "stack",
         "sub",
         "transpose",
     }

@@ -62,6 +62,9 @@ _double.defvjp(lambda x: (_double(x), None), lambda _, g: (2 * g,))
         (lambda z: z - jax.lax.integer_pow(mark(z), 0), False),
         (lambda z: z.at[0].add(-mark(z)[1]), False),  # a slice drops entries
         (lambda z: z - mark(z)[:], True),  # a whole-array slice does not
+        # jnp.stack is its own primitive: every operand lands in the result.
+        (lambda z: z - jnp.sum(jnp.stack([0.5 * z, mark(z)]), axis=0), True),
+        (lambda z: z - jnp.stack([0.5 * z, mark(z)])[0], False),
         (lambda z: z - jnp.sign(mark(z)), False),
         # Each result of a barrier is one operand, not all of them.
         (lambda z: z - jax.lax.optimization_barrier((mark(z), z))[1], False),
@@ -176,6 +179,8 @@ _BINARY = {
     "where": lambda a, b: jnp.where(a > 0, a, b),
     "select": lambda a, b: jax.lax.select(a[0] > 0, a, b),
     "matvec": lambda a, b: jnp.outer(b, jnp.ones(3)) @ a,
+    "stack": lambda a, b: jnp.stack([a, b]).T @ jnp.array([1.0, -1.0]),
+    "row": lambda a, b: jnp.stack([a, b])[1],
 }
 _CONSTANTS = (jnp.array([0.0, 1.5, -2.0]), jnp.array([0.0, 0.0, 3.0]))
 
