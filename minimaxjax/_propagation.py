@@ -5,20 +5,23 @@ ever NaN or infinite. NaN and inf survive ordinary arithmetic: ``inf + x``,
 ``inf · 0``, ``√inf`` and ``NaN`` with anything are non-finite again. When every
 path from a field value to the loop's carry is made of such operations, a
 non-finite value anywhere leaves a non-finite carry at the end, and a finite
-end proves a finite run. :func:`persists` decides this from the jaxpr of one
-iteration, and answers ``False`` whenever it cannot tell (a clip, a ``where``,
-an ``exp``, a slice, a loop inside the iteration): the caller then reads its
-trace instead.
+end proves a finite run. :func:`analyse` finds, from the jaxpr of one iteration,
+the field values for which this fails (*lost*: behind a clip, a ``where``, an
+``exp``, a slice) and those that the carry reads at all; :func:`persists` says
+whether none is lost. The caller checks the lost values some other way: it
+reads its trace, or, for values that nothing reads (the half of a field value a
+rule ignores), adds them up as it goes.
 
 The analysis tracks, for each variable, the set of *sources* (marked values and
 carry leaves) whose being non-finite forces that variable to hold a non-finite
-element. Sets are Python ints used as bit sets.
+element, or, for the reads, on which it depends. Sets are Python ints used as
+bit sets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +30,7 @@ from jax.extend import core
 
 from minimaxjax._tree import PyTree
 
-__all__ = ["mark", "persists"]
+__all__ = ["Verdict", "analyse", "mark", "persists"]
 
 _source_p = core.Primitive("minimaxjax_source")
 _source_p.def_abstract_eval(lambda x: x)
@@ -137,8 +140,15 @@ class _Unseen(Exception):
     """A marked value inside a primitive the analysis does not enter (a loop)."""
 
 
-def _propagate(jaxpr: Any, inputs: Sequence[int], next_bit: list[int]) -> list[int]:
-    """The source sets of ``jaxpr``'s outputs, given those of its inputs."""
+def _propagate(
+    jaxpr: Any, inputs: Sequence[int], next_bit: list[int], every: bool = False
+) -> list[int]:
+    """The source sets of ``jaxpr``'s outputs, given those of its inputs.
+
+    With ``every``, a result's set holds every source it depends on at all (through
+    any operation, its predicate or an integer included): what it *reads*, rather
+    than what must leave it non-finite.
+    """
     sets: dict[Any, int] = dict(zip(jaxpr.invars, inputs, strict=True))
 
     def of(var: Any) -> int:
@@ -147,65 +157,83 @@ def _propagate(jaxpr: Any, inputs: Sequence[int], next_bit: list[int]) -> list[i
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
         sub = _called(eqn)
+        union = 0
+        for var in eqn.invars:
+            union |= of(var)
         if sub is not None:
-            results = _propagate(sub, [of(v) for v in eqn.invars], next_bit)
+            results = _propagate(sub, [of(v) for v in eqn.invars], next_bit, every)
+        elif any(True for _ in core.jaxprs_in_params(eqn.params)):
+            if _marks_inside(eqn):
+                raise _Unseen(name)
+            results = [union if every else 0] * len(eqn.outvars)
+        elif every:
+            results = [union] * len(eqn.outvars)
         elif name == "select_n" and eqn.invars[0].aval.shape == ():
             # A scalar predicate picks one whole case: what all cases share.
             shared = -1
             for case in eqn.invars[1:]:
                 shared &= of(case)
             results = [shared]
-        elif any(True for _ in core.jaxprs_in_params(eqn.params)):
-            if _marks_inside(eqn):
-                raise _Unseen(name)
-            results = [0] * len(eqn.outvars)
         else:
-            reaching = _operands_reaching(eqn)
             total = 0
-            for position in reaching:
+            for position in _operands_reaching(eqn):
                 total |= of(eqn.invars[position])
-            if name == _source_p.name:
-                total |= next_bit[0]
-                next_bit[0] <<= 1
             results = [total] * len(eqn.outvars)
+        if name == _source_p.name:
+            results = [results[0] | next_bit[0]]
+            next_bit[0] <<= 1
         for var, result in zip(eqn.outvars, results, strict=True):
-            sets[var] = result if _real_nonempty(var) else 0
+            sets[var] = result if every or _real_nonempty(var) else 0
     return [of(v) for v in jaxpr.outvars]
 
 
-def persists(step: Callable[..., PyTree], carry: PyTree, *rest: Any) -> bool:
-    """Whether, run in a loop as ``carry = step(carry, *rest)``, a non-finite
-    marked value (see :func:`mark`) leaves a non-finite carry for good.
+class Verdict(NamedTuple):
+    """What :func:`analyse` found about the marked values of one step, each
+    numbered by the order in which the step makes it (leaf by leaf)."""
 
-    True means: if any marked value in any iteration holds a NaN or an inf, the
-    carry after the last iteration holds one too. Found from the jaxpr of
-    ``step`` (``carry`` and ``rest`` may be arrays or shape/dtype structs; ``step``
-    may close over tracers). First the carry leaves that stay non-finite are found
-    (a greatest fixed point: each one forces one of them at the next iteration);
-    then every marked value must force one of them. False when a marked value or
-    the loop's shape defeats the analysis; never True wrongly.
+    marks: int
+    """How many marked values one step makes."""
+    lost: tuple[int, ...]
+    """Those that a loop of the step need not carry to its end: a NaN or an inf in
+    one of them may leave every later carry finite."""
+    read: tuple[int, ...]
+    """Those that some carry leaf depends on at all, through any operation."""
+
+
+def analyse(step: Callable[..., PyTree], carry: PyTree, *rest: Any) -> Verdict | None:
+    """Which marked values (see :func:`mark`) a loop ``carry = step(carry, *rest)``
+    carries to its end when they are not finite, and which it reads at all.
+
+    Found from the jaxpr of ``step`` (``carry`` and ``rest`` may be arrays or
+    shape/dtype structs; ``step`` may close over tracers). First the carry leaves
+    that stay non-finite are found (a greatest fixed point: each one forces one of
+    them at the next iteration); a mark that forces none of them is *lost*. A mark
+    is *read* when a carry leaf depends on it through any operation. None when a
+    marked value sits where the analysis does not look (inside a loop); never a
+    mark left out of ``lost`` wrongly, nor out of ``read``.
 
     Example:
       >>> import jax.numpy as jnp
-      >>> step = lambda z: z - 0.1 * mark(z ** 3)
-      >>> persists(step, jnp.ones(2)), persists(lambda z: jnp.clip(step(z), -1, 1),
-      ...                                      jnp.ones(2))
-      (True, False)
+      >>> analyse(lambda z: z - 0.1 * mark(z**3), jnp.ones(2))
+      Verdict(marks=1, lost=(), read=(0,))
+      >>> analyse(lambda z: jnp.clip(z - mark(z), -1, 1) + 0 * mark(z).sum(),
+      ...         jnp.ones(2))
+      Verdict(marks=2, lost=(0,), read=(0, 1))
+      >>> analyse(lambda z: z - mark((z, 2 * z))[0], jnp.ones(2))
+      Verdict(marks=2, lost=(1,), read=(0,))
     """
     closed = jax.make_jaxpr(step)(carry, *rest)
     jaxpr = closed.jaxpr
     num_carry = len(jax.tree.leaves(carry))
     carry_bits = [1 << i for i in range(num_carry)]
+    inputs = carry_bits + [0] * (len(jaxpr.invars) - num_carry)
     first_mark = [1 << num_carry]
     try:
-        outputs = _propagate(
-            jaxpr, carry_bits + [0] * (len(jaxpr.invars) - num_carry), first_mark
-        )[:num_carry]
+        outputs = _propagate(jaxpr, inputs, first_mark)[:num_carry]
+        reads = _propagate(jaxpr, inputs, [1 << num_carry], every=True)[:num_carry]
     except _Unseen:
-        return False
+        return None
     marks = [1 << b for b in range(num_carry, first_mark[0].bit_length() - 1)]
-    if not marks:
-        return False
     # Drop carry leaves that need not stay non-finite until none is left to drop.
     kept = {i for i, var in enumerate(jaxpr.outvars[:num_carry]) if _real_nonempty(var)}
     while True:
@@ -216,4 +244,31 @@ def persists(step: Callable[..., PyTree], carry: PyTree, *rest: Any) -> bool:
         if stay == kept:
             break
         kept = stay
-    return all(reached & bit for bit in marks)
+    read = 0
+    for bits in reads:
+        read |= bits
+    return Verdict(
+        marks=len(marks),
+        lost=tuple(i for i, bit in enumerate(marks) if not reached & bit),
+        read=tuple(i for i, bit in enumerate(marks) if read & bit),
+    )
+
+
+def persists(step: Callable[..., PyTree], carry: PyTree, *rest: Any) -> bool:
+    """Whether, run in a loop as ``carry = step(carry, *rest)``, a non-finite
+    marked value (see :func:`mark`) leaves a non-finite carry for good.
+
+    True means: if any marked value in any iteration holds a NaN or an inf, the
+    carry after the last iteration holds one too (:func:`analyse` finds no mark
+    lost). False when no value is marked or the analysis cannot tell; never True
+    wrongly.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> step = lambda z: z - 0.1 * mark(z ** 3)
+      >>> persists(step, jnp.ones(2)), persists(lambda z: jnp.clip(step(z), -1, 1),
+      ...                                      jnp.ones(2))
+      (True, False)
+    """
+    verdict = analyse(step, carry, *rest)
+    return verdict is not None and verdict.marks > 0 and not verdict.lost

@@ -10,16 +10,26 @@ import jax.numpy as jnp
 PyTree = Any
 
 
-def tree_norm(tree: PyTree) -> jax.Array:
-    """Euclidean norm of all leaves together, accumulated in at least float32."""
+def tree_square_sums(tree: PyTree) -> list[jax.Array]:
+    """Each leaf's sum of squares, accumulated in at least float32 (float64 for
+    all of them when one leaf is float64)."""
     leaves = jax.tree.leaves(tree)
-    if not leaves:
-        return jnp.zeros((), jnp.float32)
     # Accumulate low-precision leaves (bfloat16, float16) in float32.
     wide = any(jnp.result_type(x) == jnp.float64 for x in leaves)
     dtype = jnp.float64 if wide else jnp.float32
-    total = sum(jnp.sum(jnp.square(jnp.asarray(x).astype(dtype))) for x in leaves)
-    return jnp.sqrt(total)
+    return [jnp.sum(jnp.square(jnp.asarray(x).astype(dtype))) for x in leaves]
+
+
+def norm_of_squares(squares: list[jax.Array]) -> jax.Array:
+    """The Euclidean norm from the leaves' :func:`tree_square_sums`."""
+    if not squares:
+        return jnp.zeros((), jnp.float32)
+    return jnp.sqrt(sum(squares))
+
+
+def tree_norm(tree: PyTree) -> jax.Array:
+    """Euclidean norm of all leaves together, accumulated in at least float32."""
+    return norm_of_squares(tree_square_sums(tree))
 
 
 def tree_all_finite(tree: PyTree) -> jax.Array:

@@ -15,10 +15,11 @@ from minimaxjax import _propagation
 from minimaxjax._tree import (
     PyTree,
     check_field_output,
+    norm_of_squares,
     strong,
     tree_all_finite,
-    tree_norm,
     tree_select,
+    tree_square_sums,
 )
 from minimaxjax.rules import iterate
 
@@ -258,11 +259,13 @@ def _solve(
         keys: Any,
         checked: bool,
         marked: bool = False,
-    ) -> tuple[PyTree, optax.OptState, jax.Array, jax.Array]:
-        """One opaque iteration: the new params and state, ‖V‖ at each evaluation
-        and (when ``checked``) whether every field value was finite. ``marked``
-        marks the recorded field values for :func:`_propagation.persists`."""
+    ) -> tuple[PyTree, optax.OptState, jax.Array, jax.Array, list[jax.Array]]:
+        """One opaque iteration: the new params and state, ‖V‖ at each evaluation,
+        (when ``checked``) whether every field value was finite, and each recorded
+        field value's leaves' sums of squares, in order. ``marked`` marks the
+        recorded field values' leaves for :func:`_propagation.analyse`."""
         norms: list[jax.Array] = []
+        squares: list[jax.Array] = []
         finite_values: list[jax.Array] = []
 
         def subkey(phase: Any) -> jax.Array | None:
@@ -275,7 +278,9 @@ def _solve(
             if record:
                 if marked:
                     value = _propagation.mark(value)
-                norms.append(tree_norm(value))
+                parts = tree_square_sums(value)
+                squares.extend(parts)
+                norms.append(norm_of_squares(parts))
                 if checked:
                     finite_values.append(tree_all_finite(value))
             return value
@@ -297,7 +302,7 @@ def _solve(
                 "`num_evaluations` counter in the rule's state (adaptive rules)."
             )
         if not checked:
-            return new_params, new_state, jnp.stack(norms), jnp.ones([], bool)
+            return new_params, new_state, jnp.stack(norms), jnp.ones([], bool), squares
         # One reduction over every flag, so that XLA computes the predicate once
         # instead of fusing a copy of the whole iteration into each select of the
         # caller. State leaves that are the new params or a field value (an
@@ -317,7 +322,7 @@ def _solve(
                 ]
             )
         )
-        return new_params, new_state, jnp.stack(norms), finite
+        return new_params, new_state, jnp.stack(norms), finite, squares
 
     def checked_step(
         carry: tuple[Any, ...], keys: Any
@@ -325,7 +330,7 @@ def _solve(
         """One iteration with every check: freeze on a non-finite value, stop at
         tol; once stopped, keep everything and record NaN."""
         params, state, status, evaluations = carry
-        new_params, new_state, norms, finite = iteration(
+        new_params, new_state, norms, finite, _ = iteration(
             params, state, keys, checked=True
         )
         running = status == Status.MAX_STEPS
@@ -453,21 +458,51 @@ def _fast_run(
     the trace after the stop is NaN. Under ``jax.vmap`` the replay runs only when
     some start needs it, and only as long as the longest of them.
 
-    Reading the trace costs a pass over memory after the loop (on a tiny game, a
-    few percent of the run). It is skipped when the jaxpr of one iteration shows
-    that a non-finite field value must leave a non-finite iterate or state to the
-    end (:func:`_propagation.persists`: nothing but IEEE arithmetic between the
-    field values and the carry); the last iterate and state then tell it all.
+    How the run learns that a field value was not finite depends on the jaxpr of
+    one iteration (:func:`_propagation.analyse`):
+
+    * every field value must leave a non-finite iterate or state to the end
+      (nothing but IEEE arithmetic between them and the carry): the last iterate
+      and state tell it all;
+    * the values that need not (the half of a field value that alternating GDA
+      ignores) are read by nothing in the iteration: the loop adds ``0 ×`` their
+      sums of squares (computed for the trace's norms anyway) to a carried
+      scalar, which turns NaN if one of them was not finite and stays 0
+      otherwise;
+    * some value the iteration reads can lose a NaN or an inf on the way (a clip,
+      a ``where``): the trace is read after the loop, a pass over memory.
+
+    The choice between the last two is measured, not derived: on the 2-D game of
+    ``benchmarks/overhead.py``, the carried scalar costs alternating GDA about 1%
+    where the pass costs 3–4%, but with a box projection on both players (whose
+    clip reads every field value) it costs OGDA 18%, proximal point 11% and GDA
+    6% more than the pass.
     """
 
-    def fast_step(carry: Any, keys: Any) -> tuple[Any, jax.Array]:
-        params, state = carry
-        params, state, norms, _ = iteration(params, state, keys, checked=False)
-        # A (k, 1) trace costs XLA:CPU a slow transpose under vmap; (k,) does not.
-        return (params, state), norms[0] if per_iteration == 1 else norms
+    def marked_step(carry: Any, step_keys: Any) -> Any:
+        return iteration(*carry, step_keys, checked=False, marked=True)[:2]
 
-    (params, state), norms = jax.lax.scan(
-        fast_step, (z0, state0), keys, length=num_iterations
+    first_keys = None if keys is None else keys[0]
+    verdict = _propagation.analyse(marked_step, (z0, state0), first_keys)
+    if verdict is None or set(verdict.lost) & set(verdict.read):
+        unread: tuple[int, ...] = ()
+        read_trace = True
+    else:
+        unread, read_trace = verdict.lost, False
+
+    def fast_step(carry: Any, keys: Any) -> tuple[Any, jax.Array]:
+        params, state, *poison = carry
+        params, state, norms, _, squares = iteration(params, state, keys, checked=False)
+        if unread:
+            # 0·s is 0 for a finite s and NaN for a NaN or an inf.
+            total = sum(squares[i] for i in unread)
+            poison = [poison[0] + (0 * total).astype(poison[0].dtype)]
+        # A (k, 1) trace costs XLA:CPU a slow transpose under vmap; (k,) does not.
+        return (params, state, *poison), norms[0] if per_iteration == 1 else norms
+
+    poison0 = [jnp.zeros([], jnp.float32)] if unread else []
+    (params, state, *poison), norms = jax.lax.scan(
+        fast_step, (z0, state0, *poison0), keys, length=num_iterations
     )
     inexact = [
         x
@@ -475,12 +510,9 @@ def _fast_run(
         if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
     ]
     clean = tree_all_finite(inexact)
-
-    def marked_step(carry: Any, step_keys: Any) -> Any:
-        return iteration(*carry, step_keys, checked=False, marked=True)[:2]
-
-    first_keys = None if keys is None else keys[0]
-    if not _propagation.persists(marked_step, (z0, state0), first_keys):
+    if unread:
+        clean = clean & jnp.isfinite(poison[0])
+    if read_trace:
         clean = clean & _finite_trace(jax.lax.stop_gradient(norms))
 
     def replay_running(carry: Any) -> jax.Array:
