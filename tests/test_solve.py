@@ -110,25 +110,7 @@ def test_infinite_field_clipped_back_by_a_projection_still_diverges():
     assert np.isinf(trace[2]) and np.all(np.isnan(trace[3:]))
 
 
-def test_non_finite_value_a_rule_ignores_still_diverges():
-    # Alternating GDA (α = 1) reads only V_x at the committed iterate and only V_y
-    # at the midpoint: with V = (1, −1), iteration k starts at (−k, k) and has its
-    # midpoint at (−k−1, k). A NaN in V_y at the start of iteration 2 changes no
-    # iterate, but it is a non-finite field value: the run stops at (−2, 2).
-    def V_half(z):
-        x, y = z
-        bad = (x + y == 0) & (x <= -2)
-        return (jnp.ones_like(x), jnp.where(bad, jnp.nan, -1.0))
-
-    sol = mmx.solve(
-        V_half, (jnp.array(0.0), jnp.array(0.0)), mmx.alternating_gda(1.0), 10
-    )
-    assert int(sol.status) == mmx.Status.DIVERGED
-    assert [float(p) for p in sol.params] == [-2.0, 2.0]
-    assert int(sol.stats["num_iterations"]) == 2
-    trace = np.asarray(sol.trace["field_norm"])
-    np.testing.assert_allclose(trace[:4], np.sqrt(2.0), rtol=1e-6)
-    assert np.isnan(trace[4]) and np.all(np.isnan(trace[6:]))
+# A NaN in a field value the rule ignores: tests/test_propagation.py.
 
 
 def test_vmap_with_some_starts_diverging_matches_single_runs(x64):
