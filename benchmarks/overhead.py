@@ -7,8 +7,8 @@ the same number of field evaluations and record ``‖V‖`` at every one:
   pytree ``z = (x, y)`` (``benchmarks/_handwritten.py``): one scan step per
   iteration, the phases unrolled, nothing else;
 * **solve**: ``mmx.solve(V, z0, rule, num_steps)``, which runs each iteration as one
-  opaque ``update`` call, then checks that the trace, the last iterate and the
-  optimizer state are finite (and would replay the run with a check at every
+  opaque ``update`` call, then checks that every field value, the last iterate and
+  the optimizer state were finite (and would replay the run with a check at every
   iteration, to freeze at the last finite iterate, if they were not), and returns
   the whole ``Solution`` (params, state, status, trace, stats);
 * **hand again**: the hand-written loop compiled a second time, a control: its

@@ -123,15 +123,17 @@ def solve(
 
     Without ``tol`` (and for rules with a fixed number of evaluations per
     iteration) the scan runs the rule alone, as fast as a hand-written loop, and
-    the checks come after it: if the trace, the last iterate or the state holds a
-    NaN or an inf, the run is made again from ``z0`` with a check at every
+    the checks come after it: if a field value, the last iterate or the state held
+    a NaN or an inf, the run is made again from ``z0`` with a check at every
     iteration, in a ``while_loop`` that ends where the run stops (under
     ``jax.vmap``, only while some start needs it). A diverging run so costs up
     to twice its time, and the program holds the rule twice (compiles about
-    twice as long); a finite one costs a pass over its trace, or nothing when
-    the iteration's jaxpr shows that a non-finite field value cannot leave the
-    iterate and state finite (only IEEE arithmetic such as ``+``, ``·``, ``√``,
-    matrix products between them: no clip, ``where`` or ``exp``).
+    twice as long). A finite one costs nothing more when the iteration's jaxpr
+    shows that a non-finite field value cannot leave the iterate and state
+    finite (only IEEE arithmetic such as ``+``, ``·``, ``√``, matrix products
+    between them: no clip, ``where`` or ``exp``); one scalar add per iteration
+    when the values that could are read by nothing (the half of a field value
+    that alternating GDA ignores); otherwise a pass over its trace.
 
     Args:
       field: ``V(z, *args)`` (``V(z, *args, key)`` when ``key`` is given), returning
