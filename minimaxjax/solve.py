@@ -475,8 +475,8 @@ def _fast_run(
       a ``where``): the trace is read after the loop, a pass over memory.
 
     The choice between the last two is measured, not derived: on the 2-D game of
-    ``benchmarks/overhead.py``, the carried scalar costs alternating GDA about 1%
-    where the pass costs 3–4%, but with a box projection on both players (whose
+    ``benchmarks/overhead.py``, the carried scalar costs alternating GDA about 2%
+    where the pass costs about 4%, but with a box projection on both players (whose
     clip reads every field value) it costs OGDA 18%, proximal point 11% and GDA
     6% more than the pass.
     """
