@@ -2,6 +2,7 @@
 ``mmx.solve``, its ratios are the documented statistic, and the quick run prints
 the table."""
 
+import math
 import statistics
 
 import jax
@@ -52,21 +53,54 @@ def test_ratios_are_paired_within_a_repeat():
         "g", 10, "r", {"hand": hand, "solve": solve, "transparent": hand}, 0.0, False
     )
     assert row.ratio("solve") == pytest.approx(1.1)
-    assert row.spread("solve") == pytest.approx((1.1, 1.1))
+    # Five repeats are too few for a 95% interval: it spans all the ratios.
+    assert row.interval("solve") == pytest.approx((1.1, 2.2))
     assert row.ratio("transparent") == 1.0
     uneven = overhead.Row(
         "g", 10, "r", {"hand": [1.0] * 4, "solve": [1.0, 2.0, 3.0, 4.0]}, 0.0, False
     )
     assert uneven.ratio("solve") == statistics.median([1.0, 2.0, 3.0, 4.0])
-    # Inclusive quartiles of 1, 2, 3, 4: 1.75 and 3.25.
-    assert uneven.spread("solve") == pytest.approx((1.75, 3.25))
+    # Too few repeats for a 95% interval: the whole range.
+    assert uneven.interval("solve") == (1.0, 4.0)
+
+
+@pytest.mark.parametrize(
+    ("n", "ranks"),
+    # Published ranks of the 95% interval for the median (Conover, ch. 3;
+    # n = 100: x_(40) to x_(61)), and the sizes around the first one that exists.
+    [(5, (1, 5)), (6, (1, 6)), (10, (2, 9)), (20, (6, 15)), (100, (40, 61))],
+)
+def test_median_interval_takes_the_binomial_order_statistics(n, ranks):
+    values = [float(i) for i in range(n, 0, -1)]  # rank i has value i
+    assert overhead.median_interval(values) == tuple(float(r) for r in ranks)
+
+
+@pytest.mark.parametrize("n", [6, 7, 30, 201, 2010])
+def test_median_interval_covers_at_least_the_level(n):
+    # Exact coverage from the binomial law, summed in the test: 1 - 2 P(B < k)
+    # for B ~ Binomial(n, 1/2), at least 0.95 and no longer true one rank in.
+    low, _ = overhead.median_interval([float(i) for i in range(1, n + 1)])
+    k = int(low)
+
+    def coverage(k: int) -> float:
+        return 1 - 2 * sum(math.comb(n, i) for i in range(k)) / 2**n
+
+    assert coverage(k) >= 0.95
+    assert coverage(k + 1) < 0.95
+
+
+def test_median_interval_rejects_bad_input():
+    with pytest.raises(ValueError, match="values must not be empty"):
+        overhead.median_interval([])
+    with pytest.raises(ValueError, match=r"level must be in \(0, 1\), got 1.5"):
+        overhead.median_interval([1.0], level=1.5)
 
 
 @pytest.mark.standard_promotion
 def test_quick_run_prints_every_rule_and_the_summary(capsys):
     overhead.main(["--quick", "--repeats", "2", "--games", "2d,vmap"])
     out = capsys.readouterr().out
-    assert "solve/hand" in out and "solve IQR" in out and "A/A" in out
+    assert "solve/hand" in out and "solve 95% CI" in out and "A/A" in out
     for rule in RULES:
         assert sum(line.split()[2:3] == [rule] for line in out.splitlines()) >= 1
     rows = [line for line in out.splitlines() if line.startswith("2-D")]
