@@ -98,13 +98,26 @@ def rules() -> dict[str, optax.GradientTransformation]:
 
 @dataclass(frozen=True)
 class Game:
-    """A field, a start (batched along axis 0 when ``batched``) and a budget."""
+    """A field built from data, a start (batched along axis 0 when ``batched``) and
+    a budget.
+
+    The data (the bilinear game's matrix and shifts) are arguments of every timed
+    program, as a model's weights are, not constants compiled into each: XLA:CPU
+    puts a constant at a different address in every executable, and with the 1 MB
+    matrix as a constant two compilations of one hand-written loop ran up to 3.4%
+    apart (in three processes: 1.001, 1.023, 1.034); as an argument, within 0.7%.
+    """
 
     name: str
-    field: Callable[[PyTree], PyTree]
+    field_of: Callable[..., Callable[[PyTree], PyTree]]
+    data: tuple[Any, ...]
     z0: PyTree
     num_steps: int
     batched: bool = False
+
+    @property
+    def field(self) -> Callable[[PyTree], PyTree]:
+        return self.field_of(*self.data)
 
 
 def quadratic_2d(mu: float = 0.1, a: float = 0.3, b: float = -0.2) -> Callable:
@@ -118,15 +131,21 @@ def quadratic_2d(mu: float = 0.1, a: float = 0.3, b: float = -0.2) -> Callable:
     )
 
 
-def bilinear(dim: int, seed: int = 0) -> Callable:
-    """``Φ = (x − a)ᵀA(y − b)`` with ``A`` Gaussian scaled to spectral norm 1."""
+def bilinear(A: jax.Array, a: jax.Array, b: jax.Array) -> Callable:
+    """``Φ = (x − a)ᵀA(y − b)``."""
+    return mmx.field(lambda x, y: (x - a) @ A @ (y - b))
+
+
+def bilinear_data(dim: int, seed: int = 0) -> tuple[jax.Array, ...]:
+    """``(A, a, b)`` for :func:`bilinear`: ``A`` Gaussian scaled to spectral norm
+    1, the shifts uniform in ``[−1, 1]``."""
     rng = np.random.default_rng(seed)
     matrix = rng.standard_normal((dim, dim))
     matrix /= np.linalg.norm(matrix, 2)
     A = jnp.asarray(matrix, jnp.float32)
     a = jnp.asarray(rng.uniform(-1, 1, dim), jnp.float32)
     b = jnp.asarray(rng.uniform(-1, 1, dim), jnp.float32)
-    return mmx.field(lambda x, y: (x - a) @ A @ (y - b))
+    return A, a, b
 
 
 def games(quick: bool) -> dict[str, Game]:
@@ -140,14 +159,22 @@ def games(quick: bool) -> dict[str, Game]:
     starts = tuple(jnp.asarray(s) for s in rng.uniform(-1, 1, (2, batch)))
     start_nd = tuple(jnp.asarray(s) for s in rng.uniform(-1, 1, (2, dim)))
     V2 = quadratic_2d()
+
+    def scalar_game() -> Callable:
+        return V2
+
     start_2d = (jnp.float32(1.0), jnp.float32(-0.8))
     steps_small = 100 if quick else 10_000
     return {
-        "2d": Game("2-D", V2, start_2d, steps_2d),
-        "nd": Game(f"bilinear {dim}-D", bilinear(dim), start_nd, steps_nd),
-        "vmap": Game(f"2-D x{batch} vmap", V2, starts, steps_batch, batched=True),
+        "2d": Game("2-D", scalar_game, (), start_2d, steps_2d),
+        "nd": Game(
+            f"bilinear {dim}-D", bilinear, bilinear_data(dim), start_nd, steps_nd
+        ),
+        "vmap": Game(
+            f"2-D x{batch} vmap", scalar_game, (), starts, steps_batch, batched=True
+        ),
         # Runs of a tenth of a millisecond, where fixed costs show.
-        "small": Game("2-D small", V2, start_2d, steps_small),
+        "small": Game("2-D small", scalar_game, (), start_2d, steps_small),
     }
 
 
@@ -171,19 +198,20 @@ def transparent_loop(
 
 def programs(
     game: Game, rule: str, optimizer: optax.GradientTransformation
-) -> dict[str, Callable[[PyTree], Any]]:
-    """The four jit-compiled programs ``z0 -> (params, field_norm, …)``."""
+) -> dict[str, Callable[[PyTree, tuple[Any, ...]], Any]]:
+    """The four jit-compiled programs ``(z0, data) -> (params, field_norm, …)``."""
     hand = _handwritten.loops(LR, ADAM_LR, INNER_STEPS)[rule]
-    V, n = game.field, game.num_steps
-    fns: dict[str, Callable[[PyTree], Any]] = {
-        "hand": lambda z0: hand(V, z0, n),
-        "solve": lambda z0: mmx.solve(V, z0, optimizer, n),
+    V, n = game.field_of, game.num_steps
+    fns: dict[str, Callable[[PyTree, tuple[Any, ...]], Any]] = {
+        "hand": lambda z0, data: hand(V(*data), z0, n),
+        "solve": lambda z0, data: mmx.solve(V(*data), z0, optimizer, n),
         # A second, separately compiled copy of the hand-written loop: the control.
-        "hand again": lambda z0: hand(V, z0, n),
-        "transparent": lambda z0: transparent_loop(V, z0, optimizer, n),
+        "hand again": lambda z0, data: hand(V(*data), z0, n),
+        "transparent": lambda z0, data: transparent_loop(V(*data), z0, optimizer, n),
     }
-    wrap = jax.vmap if game.batched else (lambda f: f)
-    return {k: jax.jit(wrap(f)) for k, f in fns.items()}
+    if game.batched:
+        return {k: jax.jit(jax.vmap(f, in_axes=(0, None))) for k, f in fns.items()}
+    return {k: jax.jit(f) for k, f in fns.items()}
 
 
 def trace_of(output: Any) -> np.ndarray:
@@ -265,9 +293,9 @@ def measure(
     fns = programs(game, rule, optimizer)
     outputs, first = {}, {}
     for name, f in fns.items():
-        jax.block_until_ready(f(game.z0))  # compile
+        jax.block_until_ready(f(game.z0, game.data))  # compile
         start = clock()
-        outputs[name] = jax.block_until_ready(f(game.z0))
+        outputs[name] = jax.block_until_ready(f(game.z0, game.data))
         first[name] = clock() - start
     check = relative_difference(trace_of(outputs["solve"]), trace_of(outputs["hand"]))
     reduced = max(first.values()) > 0.5 and repeats > 3
@@ -281,7 +309,7 @@ def measure(
         # Rotate the order so that no program always runs first (or after another).
         for k in names[r % len(names) :] + names[: r % len(names)]:
             start = clock()
-            jax.block_until_ready(fns[k](game.z0))
+            jax.block_until_ready(fns[k](game.z0, game.data))
             times[k].append(clock() - start)
     return Row(game.name, game.num_steps, rule, times, check, reduced)
 
