@@ -248,14 +248,15 @@ def sample_starts(game: zoo.Game, num: int, seed: int) -> PyTree:
     flat = rng.uniform(lo, hi, size=(num - 1, lo.shape[0]))
     leaves, treedef = jax.tree.flatten(game.init)
     sizes = np.cumsum([0] + [int(np.size(x)) for x in leaves])
-    randoms = treedef.unflatten(
+    randoms = jax.tree.unflatten(
+        treedef,
         [
             jnp.asarray(
                 flat[:, sizes[i] : sizes[i + 1]].reshape((num - 1, *np.shape(x))),
                 jnp.result_type(x),
             )
             for i, x in enumerate(leaves)
-        ]
+        ],
     )
     if game.projection is not None:
         randoms = jax.vmap(game.projection)(randoms)
@@ -713,7 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
