@@ -98,13 +98,14 @@ def test_median_interval_rejects_bad_input():
 
 @pytest.mark.standard_promotion
 def test_quick_run_prints_every_rule_and_the_summary(capsys):
-    overhead.main(["--quick", "--repeats", "2", "--games", "2d,vmap"])
+    # The bilinear game passes its matrix to every program as an argument.
+    overhead.main(["--quick", "--repeats", "2", "--games", "2d,nd,vmap"])
     out = capsys.readouterr().out
     assert "solve/hand" in out and "solve 95% CI" in out and "A/A" in out
     for rule in RULES:
         assert sum(line.split()[2:3] == [rule] for line in out.splitlines()) >= 1
-    rows = [line for line in out.splitlines() if line.startswith("2-D")]
-    assert len(rows) == 2 * len(RULES)
+    rows = [line for line in out.splitlines() if line.startswith(("2-D", "bilinear"))]
+    assert len(rows) == 3 * len(RULES)
     # The check column: solve's trace matches the hand-written one.
     assert all(float(line.split()[-1]) < 1e-4 for line in rows)
     assert "geometric mean" in out and "A/A control" in out
