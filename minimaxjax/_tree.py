@@ -42,12 +42,40 @@ def tree_all_finite(tree: PyTree) -> jax.Array:
 
 
 def tree_select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
-    """Leafwise ``where(pred, a, b)`` for a scalar ``pred``, in the dtype of ``a``."""
+    """Leafwise ``where(pred, a, b)`` for a scalar ``pred``, in the dtype of ``a``.
+
+    A leaf that is the same array (or tracer) on both sides is passed through, so
+    that a loop's invariant carry (a phase counter an opaque update leaves as it
+    was) stays visibly invariant to XLA."""
     return jax.tree.map(
-        lambda a, b: jnp.where(pred, a, b).astype(jnp.asarray(a).dtype),
+        lambda a, b: (
+            b if a is b else jnp.where(pred, a, b).astype(jnp.asarray(a).dtype)
+        ),
         on_true,
         on_false,
     )
+
+
+def tree_cond(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
+    """:func:`tree_select` with one ``lax.cond`` for all leaves (a leaf that is the
+    same on both sides passes through): XLA computes ``pred`` once, where it
+    fuses a copy of ``pred``'s computation into every select."""
+    true_leaves, treedef = jax.tree.flatten(on_true)
+    false_leaves = treedef.flatten_up_to(on_false)
+    differ = [
+        i
+        for i, (a, b) in enumerate(zip(true_leaves, false_leaves, strict=True))
+        if a is not b
+    ]
+    chosen = jax.lax.cond(
+        pred,
+        lambda: [true_leaves[i] for i in differ],
+        lambda: [false_leaves[i] for i in differ],
+    )
+    leaves = list(false_leaves)
+    for i, leaf in zip(differ, chosen, strict=True):
+        leaves[i] = leaf
+    return treedef.unflatten(leaves)
 
 
 def strong(tree: PyTree) -> PyTree:

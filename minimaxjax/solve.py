@@ -18,6 +18,7 @@ from minimaxjax._tree import (
     norm_of_squares,
     strong,
     tree_all_finite,
+    tree_cond,
     tree_select,
     tree_square_sums,
 )
@@ -350,9 +351,7 @@ def _solve(
         )
         move = running & ~converged & finite
         if branch:
-            params, state = jax.lax.cond(
-                move, lambda: (new_params, new_state), lambda: (params, state)
-            )
+            params, state = tree_cond(move, (new_params, new_state), (params, state))
         else:
             params = tree_select(move, new_params, params)
             state = tree_select(move, new_state, state)

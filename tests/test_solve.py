@@ -110,6 +110,60 @@ def test_infinite_field_clipped_back_by_a_projection_still_diverges():
     assert np.isinf(trace[2]) and np.all(np.isnan(trace[3:]))
 
 
+@pytest.mark.parametrize(
+    "rule",
+    [
+        # optax's Adam is not strict-promotion clean (tests/conftest.py).
+        pytest.param(
+            mmx.extra_adam(0.1), id="extra_adam", marks=pytest.mark.standard_promotion
+        ),
+        pytest.param(mmx.extragradient(0.1), id="extragradient"),
+        pytest.param(mmx.optimistic_gda(0.1), id="optimistic_gda"),
+        pytest.param(mmx.proximal_point(0.1, inner_steps=3), id="proximal_point"),
+    ],
+)
+@pytest.mark.parametrize("tol", [None, 0.0])
+def test_a_run_stopped_by_a_nan_returns_the_last_finite_params_and_state(
+    x64, rule, tol
+):
+    # x climbs (V_x = −1) until the field turns NaN at x > 1.05: the replay (tol
+    # None) and the checked loop (tol 0) must return every leaf of the params and
+    # the state from the last iteration whose field values were all finite, here
+    # found by a plain Python loop of opaque updates.
+    def V_nan(z):
+        x, y = z["x"], z["y"]
+        bad = x > 1.05
+        return {"x": jnp.where(bad, jnp.nan, -1.0), "y": 0.1 * x + 0 * y}
+
+    start = {"x": jnp.array(0.0), "y": jnp.array([0.5, -0.5])}
+    num_steps = 600
+    sol = mmx.solve(V_nan, start, rule, num_steps, tol=tol)
+
+    z, state, iterations = start, rule.init(start), 0
+    while True:
+        values = [V_nan(z)]
+
+        def field(w, phase, values=values):
+            values.append(V_nan(w))
+            return values[-1]
+
+        updates, new_state = rule.update(values[0], state, z, field=field)
+        if not all(bool(jnp.all(jnp.isfinite(v))) for v in jax.tree.leaves(values)):
+            break
+        z, state = optax.apply_updates(z, updates), new_state
+        iterations += 1
+    per_iteration = len(values)
+    assert 5 < iterations < num_steps // per_iteration  # it did stop mid-run
+    assert int(sol.status) == mmx.Status.DIVERGED
+    assert int(sol.stats["num_iterations"]) == iterations
+    for got, want in zip(
+        jax.tree.leaves((sol.params, sol.state)),
+        jax.tree.leaves((z, state)),
+        strict=True,
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
 # A NaN in a field value the rule ignores: tests/test_propagation.py.
 
 
