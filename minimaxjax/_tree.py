@@ -61,7 +61,7 @@ def tree_cond(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
     same on both sides passes through): XLA computes ``pred`` once, where it
     fuses a copy of ``pred``'s computation into every select."""
     true_leaves, treedef = jax.tree.flatten(on_true)
-    false_leaves = treedef.flatten_up_to(on_false)
+    false_leaves = jax.tree.leaves(on_false)
     differ = [
         i
         for i, (a, b) in enumerate(zip(true_leaves, false_leaves, strict=True))
@@ -75,7 +75,7 @@ def tree_cond(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
     leaves = list(false_leaves)
     for i, leaf in zip(differ, chosen, strict=True):
         leaves[i] = leaf
-    return treedef.unflatten(leaves)
+    return jax.tree.unflatten(treedef, leaves)
 
 
 def strong(tree: PyTree) -> PyTree:
