@@ -111,6 +111,23 @@ def test_quick_run_prints_every_rule_and_the_summary(capsys):
     assert "geometric mean" in out and "A/A control" in out
 
 
+@pytest.mark.standard_promotion
+def test_quick_small_budget_run_prints_the_fixed_cost_table(capsys):
+    overhead.main(["--quick", "--repeats", "2", "--games", "small"])
+    out = capsys.readouterr().out
+    assert "solve-hand us" in out and "(z, trace)/hand" in out
+    rows = [line for line in out.splitlines() if line.startswith("2-D small")]
+    assert [line.split()[3] for line in rows] == RULES
+    for line in rows:
+        # The arrays column: the hand-written loop returns z = (x, y) and the trace;
+        # a Solution adds at least the status and two counters.
+        hand_arrays, solve_arrays = map(int, line.split()[10].split("->"))
+        assert hand_arrays == 3 and solve_arrays >= 6
+    assert "fixed cost of a call on 2-D small" in out
+    # No row is held to the target, so there is no target verdict.
+    assert "target <=" not in out
+
+
 def test_unknown_rules_are_rejected_with_the_choices():
     with pytest.raises(SystemExit, match="unknown rules"):
         overhead.main(["--quick", "--rules", "gda,nesterov"])
