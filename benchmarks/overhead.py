@@ -382,31 +382,41 @@ def _us(seconds: float) -> str:
     return f"{1e6 * seconds:.0f}"
 
 
+def _lead(row: Row) -> list[str]:
+    """The cells under :data:`_LEAD`."""
+    return [row.game, f"{row.evaluations:,}", row.rule]
+
+
+def _verdict(row: Row) -> list[str]:
+    """The cells under :data:`_VERDICT`."""
+    return [
+        f"{row.ratio('solve'):.3f}",
+        "{:.3f}-{:.3f}".format(*row.interval("solve")),
+        f"{row.ratio('hand again'):.3f}",
+    ]
+
+
+_LEAD = ["game", "evals", "rule"]
+_VERDICT = ["solve/hand", "solve 95% CI", "A/A"]
+
+
 def table(rows: Sequence[Row]) -> str:
     """The rows held to :data:`TARGET`: times, ratios and the controls."""
     header = [
-        "game",
-        "evals",
-        "rule",
+        *_LEAD,
         "hand ms",
         "solve ms",
-        "solve/hand",
-        "solve 95% CI",
-        "A/A",
+        *_VERDICT,
         "transp. ms",
         "transp./hand",
         "check",
     ]
     body = [
         [
-            row.game,
-            f"{row.evaluations:,}",
-            row.rule,
+            *_lead(row),
             _ms(row.median("hand")),
             _ms(row.median("solve")) + ("*" if row.reduced else ""),
-            f"{row.ratio('solve'):.3f}",
-            "{:.3f}-{:.3f}".format(*row.interval("solve")),
-            f"{row.ratio('hand again'):.3f}",
+            *_verdict(row),
             _ms(row.median("transparent")),
             f"{row.ratio('transparent'):.3f}",
             f"{row.check:.0e}",
@@ -420,15 +430,11 @@ def fixed_cost_table(rows: Sequence[Row]) -> str:
     """The ``fixed_cost`` rows: what ``solve`` adds to a call, in µs, returning a
     whole ``Solution`` and returning what the hand-written loop returns."""
     header = [
-        "game",
-        "evals",
-        "rule",
+        *_LEAD,
         "hand us",
         "solve us",
         "solve-hand us",
-        "solve/hand",
-        "solve 95% CI",
-        "A/A",
+        *_VERDICT,
         "arrays",
         "(z, trace) us",
         "(z, trace)-hand us",
@@ -436,15 +442,11 @@ def fixed_cost_table(rows: Sequence[Row]) -> str:
     ]
     body = [
         [
-            row.game,
-            f"{row.evaluations:,}",
-            row.rule,
+            *_lead(row),
             _us(row.median("hand")),
             _us(row.median("solve")),
             _us(row.median("solve") - row.median("hand")),
-            f"{row.ratio('solve'):.3f}",
-            "{:.3f}-{:.3f}".format(*row.interval("solve")),
-            f"{row.ratio('hand again'):.3f}",
+            *_verdict(row),
             f"{row.arrays[0]}->{row.arrays[1]}",
             _us(row.median(LEAN)),
             _us(row.median(LEAN) - row.median("hand")),
