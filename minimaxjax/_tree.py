@@ -44,9 +44,9 @@ def tree_all_finite(tree: PyTree) -> jax.Array:
 def tree_select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
     """Leafwise ``where(pred, a, b)`` for a scalar ``pred``, in the dtype of ``a``.
 
-    A leaf that is the same array (or tracer) on both sides is passed through, so
-    that a loop's invariant carry (a phase counter an opaque update leaves as it
-    was) stays visibly invariant to XLA."""
+    A leaf that is the same array (or tracer) on both sides is passed through (the
+    anchor an opaque update leaves as it was): no select, and a loop carry that
+    stays visibly invariant to XLA."""
     return jax.tree.map(
         lambda a, b: (
             b if a is b else jnp.where(pred, a, b).astype(jnp.asarray(a).dtype)
@@ -58,8 +58,8 @@ def tree_select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
 
 def tree_cond(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
     """:func:`tree_select` with one ``lax.cond`` for all leaves (a leaf that is the
-    same on both sides passes through): XLA computes ``pred`` once, where it
-    fuses a copy of ``pred``'s computation into every select."""
+    same on both sides passes through). XLA computes ``pred`` once; with a select
+    per leaf it fuses a copy of ``pred``'s computation into every select."""
     true_leaves, treedef = jax.tree.flatten(on_true)
     false_leaves = jax.tree.leaves(on_false)
     differ = [

@@ -338,8 +338,8 @@ def _solve(
         iteration, into each select: with ExtraAdam's nine leaves that made the
         replay four times slower than the run and took a clean program's cost
         estimate over the 1000 flops under which JAX's CPU client runs it inline.
-        A conditional computes the predicate once; it costs a tiny loop (GDA on a
-        2-D game) a few percent, so the every-iteration ``tol`` loop keeps the
+        A conditional computes the predicate once, but it cost GDA's loop on a 2-D
+        game about 18% more, so the every-iteration ``tol`` loop keeps the
         selects."""
         params, state, status, evaluations = carry
         new_params, new_state, norms, finite, _ = iteration(
