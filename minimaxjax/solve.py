@@ -564,14 +564,15 @@ def _fast_run(
     return params, state, status, evaluations, norms
 
 
-# A trace of at most this many entries is read in 256-byte chunks by a loop on CPU:
-# XLA:CPU compiles a loop whose body touches under 1 kB into one kernel, and JAX's
-# CPU client runs a program inline (not on a worker thread) when XLA's estimate,
-# which counts a loop body once, is under 1000 flops. A single reduction is both
-# a multi-threaded kernel with ~0.1 ms of fixed cost here and an estimate of one
-# flop per entry. The size bound caps what the loop could cost should a later XLA
-# stop compiling it into one kernel (~70 ns a chunk): never more than a reduction.
-_CHUNKED_MAX_ENTRIES = 1 << 17
+# On CPU a trace is read by a loop, 256 bytes a trip, whatever its length. JAX's
+# CPU client runs a program on the calling thread when XLA's cost estimate, which
+# counts a loop body once, is under 1000 flops, and hands it to a worker thread
+# otherwise; a reduction or a `where` over the trace counts a flop or two per
+# entry. On the 2-core VM of benchmarks/overhead.py a handed-over run of the 2-D
+# game took 1-2% longer than the hand-written loop, which runs on the calling
+# thread, and in 3 processes of 35 20-35% longer. XLA:CPU compiles a loop
+# whose body touches under 1 kB into one kernel: it sums a 16 MB trace in about
+# the time of a reduction (1.1-1.4 against 1.0-1.5 ms).
 _CHUNK_BYTES = 256
 
 
@@ -582,20 +583,18 @@ def _chunk_rows(norms: jax.Array) -> int:
     return min(max(1, _CHUNK_BYTES // row_bytes), norms.shape[0])
 
 
-def _chunked(norms: jax.Array) -> bool:
-    return 0 < norms.size <= _CHUNKED_MAX_ENTRIES
-
-
 def _sum_by_chunks(norms: jax.Array) -> jax.Array:
-    rows = _chunk_rows(norms)
-    chunks = norms.shape[0] // rows
+    # Flat: a chunk of whole rows of a (iterations, phases) trace is slower to slice.
+    flat = norms.reshape(-1)
+    size = _chunk_rows(flat)
+    chunks = flat.shape[0] // size
 
     def add(j: jax.Array, total: jax.Array) -> jax.Array:
-        return total + jax.lax.dynamic_slice_in_dim(norms, j * rows, rows)
+        return total + jax.lax.dynamic_slice_in_dim(flat, j * size, size)
 
-    zeros = jnp.zeros((rows, *norms.shape[1:]), norms.dtype)
+    zeros = jnp.zeros((size,), flat.dtype)
     return jnp.sum(jax.lax.fori_loop(0, chunks, add, zeros)) + jnp.sum(
-        norms[chunks * rows :]
+        flat[chunks * size :]
     )
 
 
@@ -603,14 +602,15 @@ def _sum_at_once(norms: jax.Array) -> jax.Array:
     return jnp.sum(jnp.sum(norms, axis=0))
 
 
-def _by_size(
+def _by_platform(
     by_chunks: Callable[..., Any],
     at_once: Callable[..., Any],
     norms: jax.Array,
     *rest: Any,
 ) -> Any:
-    """``by_chunks(norms, *rest)`` for a small trace on CPU, else ``at_once``."""
-    if _chunked(norms):
+    """``by_chunks(norms, *rest)`` on CPU, ``at_once`` elsewhere (and for an empty
+    trace)."""
+    if norms.size:
         return jax.lax.platform_dependent(norms, *rest, cpu=by_chunks, default=at_once)
     return at_once(norms, *rest)
 
@@ -630,7 +630,7 @@ def _finite_trace(norms: jax.Array) -> jax.Array:
     A non-finite norm makes the sum non-finite (an overflowing sum of finite norms
     only costs a replay that finds nothing).
     """
-    return jnp.isfinite(_by_size(_sum_by_chunks, _sum_at_once, norms))
+    return jnp.isfinite(_by_platform(_sum_by_chunks, _sum_at_once, norms))
 
 
 @_finite_trace.def_vmap
@@ -692,9 +692,11 @@ def _nan_after(norms: jax.Array, index: jax.Array) -> jax.Array:
 
     Runs only after a replay stopped (a non-finite value); it is written so that
     a clean run pays nothing for it, and on CPU so that it leaves XLA's flop
-    estimate of a small run under JAX's threshold for running inline.
+    estimate of the program under JAX's threshold for running it on the calling
+    thread (see ``_CHUNK_BYTES``): a diverged run pays for that, 2-4 ms to mask
+    a 16 MB trace by chunks against 1.5-2.5 ms at once.
     """
-    return _by_size(_nan_after_by_chunks, _nan_after_at_once, norms, index)
+    return _by_platform(_nan_after_by_chunks, _nan_after_at_once, norms, index)
 
 
 @_nan_after.def_vmap

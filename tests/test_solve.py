@@ -285,19 +285,27 @@ def test_user_optax_chain_runs_under_solve():
 
 
 # After the run, solve learns from one pass over the trace whether any field value
-# was non-finite, and after a replay writes NaN from the stop on. Small traces are
-# handled chunk by chunk on CPU, large ones at once: both against NumPy here, with
-# the bad entry first, at chunk edges, in the last partial chunk and last of all.
-_SMALL = (1, 63, 64, 65, 200)
-_LARGE = solve_module._CHUNKED_MAX_ENTRIES + 3
+# was non-finite, and after a replay writes NaN from the stop on. On CPU both go
+# chunk by chunk (elsewhere at once): each way against NumPy here, with the bad
+# entry first, at chunk edges, in the last partial chunk and last of all, on short
+# traces and on one longer than a chunk loop of 2¹⁷ trips.
+_LARGE = (1 << 17) + 3
 
 
+@pytest.mark.parametrize(
+    "total",
+    [solve_module._sum_by_chunks, solve_module._sum_at_once, None],
+    ids=["by_chunks", "at_once", "finite_trace"],
+)
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 @pytest.mark.parametrize("shape", [(200,), (200, 2), (67, 5), (_LARGE,)])
-def test_trace_check_finds_any_non_finite_entry(x64, dtype, shape):
+def test_trace_check_finds_any_non_finite_entry(x64, dtype, shape, total):
     rng = np.random.default_rng(0)
     trace = rng.uniform(0.0, 1e3, shape)
-    check = jax.jit(solve_module._finite_trace)
+    if total is None:
+        check = jax.jit(solve_module._finite_trace)
+    else:
+        check = jax.jit(lambda t: jnp.isfinite(total(t)))
     assert bool(check(jnp.asarray(trace, dtype)))
     flat = trace.size
     for position in sorted({0, 31, 32, 63, 64, 65, flat - 2, flat - 1}):
@@ -307,10 +315,39 @@ def test_trace_check_finds_any_non_finite_entry(x64, dtype, shape):
             assert not bool(check(jnp.asarray(poisoned.reshape(shape), dtype)))
 
 
+def _flops(fn, *args):
+    cost = jax.jit(fn).lower(*args).compile().cost_analysis()
+    return (cost[0] if isinstance(cost, list) else cost)["flops"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "projection"),
+    [
+        (mmx.gda(0.1), None),  # the last iterate tells all
+        (mmx.alternating_gda(0.1), None),  # a carried check of the ignored halves
+        (mmx.gda(0.1), mmx.constraints.box(-2.0, 2.0)),  # a clip: the trace is read
+    ],
+    ids=["gda", "alternating_gda", "gda_box"],
+)
+def test_the_cost_estimate_of_a_run_does_not_grow_with_its_budget(rule, projection):
+    # JAX's CPU client runs a program on the calling thread only when XLA's flop
+    # estimate (a loop body counted once) is small; a pass or a mask over the whole
+    # trace would count each entry, and a long run of a tiny game would then go to
+    # a worker thread, as the hand-written loop it is compared with does not.
+    # (In the estimate a longer budget may only add a last partial chunk.)
+    def run(num_steps):
+        return lambda z: mmx.solve(V, z, rule, num_steps, projection=projection)
+
+    short, long = _flops(run(1_000), Z0), _flops(run(1_000_000), Z0)
+    assert long <= short + 128, (short, long)
+
+
 @pytest.mark.parametrize(
     "mask", [solve_module._nan_after_by_chunks, solve_module._nan_after_at_once]
 )
-@pytest.mark.parametrize("shape", [(1,), (63,), (64,), (200,), (200, 2), (67, 5)])
+@pytest.mark.parametrize(
+    "shape", [(1,), (63,), (64,), (200,), (200, 2), (67, 5), (_LARGE,)]
+)
 def test_nan_after_the_stop_matches_numpy(mask, shape):
     trace = np.arange(1.0, 1.0 + np.prod(shape), dtype=np.float32).reshape(shape)
     masked = jax.jit(mask)
