@@ -26,7 +26,7 @@ def forsaken(x, y):
 
 V = mmx.field(forsaken)
 BOX = mmx.constraints.box(-1.5, 1.5)
-# Published constants of Forsaken on the box (DESIGN.md §5, Pethick et al. 2022).
+# Published constants of Forsaken on the box (Pethick et al. 2022).
 PUBLISHED_LIPSCHITZ = 12.4
 PUBLISHED_SOLUTION = (0.078027, 0.411934)
 TOL = 1e-3
@@ -128,7 +128,7 @@ def test_fixed_step_rules_end_on_a_limit_cycle_on_forsaken(x64, name):
     )
     assert int(sol.status) == mmx.Status.MAX_STEPS
     # ‖V‖ at the committed iterates over the last third: bounded away from zero
-    # and oscillating between about 0.5 and 2.2 (DESIGN.md §6, Pethick et al.).
+    # and oscillating between about 0.5 and 2.2 (Pethick et al. 2022).
     tail = np.asarray(sol.trace["field_norm"])[::evaluations][-2000:]
     assert 0.4 < tail.min() < 0.7
     assert 2.0 < tail.max() < 2.4

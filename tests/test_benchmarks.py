@@ -68,7 +68,7 @@ def test_quick_run_writes_non_empty_pngs(quick_run):
 
 def test_bilinear_facts_show_in_the_quick_table(quick_run):
     # On Φ = xy GDA spirals out at every step size and optimistic GDA converges
-    # (DESIGN.md §6): the table must say so.
+    # (Pethick et al. 2022): the table must say so.
     stdout, _ = quick_run
     block = stdout.split("== bilinear:")[1].split("\n\n")[0]
     rows = {line.split()[0]: line.split() for line in block.splitlines()[4:]}

@@ -1,4 +1,4 @@
-"""Closed forms on the bilinear game Φ = xᵀy (DESIGN.md §6), and OGDA against optax.
+"""Closed forms on the bilinear game Φ = xᵀy (docs/concepts.md), and OGDA against optax.
 
 With x, y ∈ ℝⁿ, V(z) = (y, −x) = Jz where J = [[0, I], [−I, 0]] is orthogonal and
 J² = −I. Every rule below is then a fixed linear map T = aI − bJ, and since
@@ -140,7 +140,7 @@ def test_proximal_point_few_inner_steps_is_not_exact(x64):
 
 
 # ----------------------------------------------------------------------------------
-# OGDA is optax's optimistic gradient descent, step for step (DESIGN.md §2).
+# OGDA is optax's optimistic gradient descent, step for step (docs/concepts.md).
 
 A = np.array([[1.0, -0.5, 0.25], [0.3, 0.8, -1.2]])
 matrix_field = jax.jit(mmx.field(lambda x, y, A: x @ A @ y))

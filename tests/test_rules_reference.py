@@ -6,7 +6,7 @@ The game is a random affine one with pytree players,
     V(z) = M z + q,   M = [[P, B], [−Bᵀ, Q]],   q = [a, −c],
 
 written in JAX on the pytrees (for the library) and as a matrix in NumPy (for the
-reference). Each reference below is the rule's formula from DESIGN.md §2 written as
+reference). Each reference below is the rule's formula (docs/concepts.md) written as
 a plain loop; none of it calls minimaxjax. Every rule is run three ways and must
 visit the same evaluation points and commit the same iterates:
 

@@ -21,7 +21,7 @@ RULES = {
     "reflected_gda": lambda lr: mmx.reflected_gda(lr),
     "extra_adam": lambda lr: mmx.extra_adam(lr),
 }
-# Field evaluations per iteration, from the definitions in DESIGN.md §2.
+# Field evaluations per iteration, from each rule's definition (docs/concepts.md).
 EVALUATIONS = {
     "gda": 1,
     "alternating_gda": 2,
