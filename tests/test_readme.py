@@ -1,9 +1,13 @@
-"""The README's code runs, and its Quickstart test command is the one CI runs."""
+"""The README's code runs, its Quickstart test command is the one CI runs, and it
+stays a user's page: short, every exported rule and every game in its tables."""
 
+import inspect
 import re
 from pathlib import Path
 
 import pytest
+
+import minimaxjax as mmx
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -11,6 +15,28 @@ README = (ROOT / "README.md").read_text()
 
 def _blocks(language):
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+def _section(title):
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _first_column(section):
+    """The identifier in backticks that opens each row of the section's table."""
+    return set(re.findall(r"^\| `([A-Za-z_]\w*)", section, flags=re.MULTILINE))
+
+
+def _exported_rules():
+    """Every public function that returns an optax transformation: the rules and
+    the combinators."""
+    rules = set()
+    for name in mmx.__all__:
+        obj = getattr(mmx, name)
+        if inspect.isfunction(obj):
+            returns = inspect.signature(obj).return_annotation
+            if "GradientTransformation" in str(returns):
+                rules.add(name)
+    return rules
 
 
 @pytest.mark.parametrize("source", _blocks("python"))
@@ -26,3 +52,23 @@ def test_quickstart_has_exactly_two_commands_and_ci_runs_the_test_one():
     assert "python -m benchmarks" in commands[0]
     assert "pytest" in commands[1]
     assert commands[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_is_a_short_page_that_points_only_inside_the_repository():
+    lines = README.splitlines()
+    assert len(lines) < 200, f"README.md has {len(lines)} lines; keep it under 200"
+    for outside in ("DESIGN.md", "../", "shared/"):
+        assert outside not in README
+
+
+def test_rules_table_names_every_exported_rule():
+    rules = _exported_rules()
+    # The detection itself must see the rules, or the check below proves nothing.
+    assert {"gda", "extragradient", "extra", "per_player", "projected"} <= rules
+    missing = rules - _first_column(_section("The rules"))
+    assert not missing, f"rules missing from the README's rules table: {missing}"
+
+
+def test_game_zoo_table_names_every_game():
+    missing = set(mmx.games.ALL) - _first_column(_section("The game zoo"))
+    assert not missing, f"games missing from the README's zoo table: {missing}"
