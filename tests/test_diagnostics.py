@@ -455,7 +455,8 @@ def test_forsaken_extragradient_with_step_one_over_l_is_a_spurious_limit_cycle(x
     report = dg.detect_cycle(run)
     assert report.outcome is dg.Outcome.LIMIT_CYCLE
     assert report.contains_critical_point is False and report.is_spurious
-    # DESIGN §6: ‖V‖ oscillates between about 0.5 and 2.2 on the cycle.
+    # ‖V‖ oscillates between about 0.5 and 2.2 on the cycle EG with step 1/L is
+    # drawn to from (1, −0.8) (Pethick et al. 2022, ICLR, Forsaken experiment).
     assert 0.45 < report.field_norm_min < 0.65
     assert 2.0 < report.field_norm_max < 2.3
     # The period is a return time of the iterates, checked here on the raw run.
@@ -555,7 +556,8 @@ def test_forsaken_lipschitz_on_the_box(x64):
     )
     assert forsaken_lipschitz_numpy() <= estimate.value <= exact + 1e-12
     assert estimate.value == pytest.approx(exact, rel=1e-5)
-    assert estimate.value == pytest.approx(12.4, abs=0.01)  # DESIGN §5
+    # L ≈ 12.4 on the box, as in Pethick et al. 2022 (ICLR), Forsaken experiment.
+    assert estimate.value == pytest.approx(12.4, abs=0.01)
     assert abs(float(estimate.point[0])) == 1.5  # the extreme curvature is at |x| = 1.5
 
 
