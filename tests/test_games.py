@@ -2,8 +2,8 @@
 
 Every expected number is derived here, independently of the module: gradients
 worked out by hand and written in float64 NumPy, closed forms (stated next to
-each), bisection, a linear program, and Jacobians from ``jax.jacfwd`` on grids
-and random points.
+each), bisection, Newton's method, a linear program, and Jacobians from
+``jax.jacfwd`` on grids and random points.
 """
 
 import dataclasses
@@ -30,10 +30,15 @@ C3 = A23.T @ np.array([1.0, -1.0])  # in the range of Aᵀ, so Aᵀx = −c is s
 P3 = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.0, 0.0, 1.5]])
 B32 = np.array([[1.0, -1.0], [0.5, 2.0], [0.0, 1.0]])
 Q2 = np.array([[1.0, 0.2], [0.2, 3.0]])
+E22 = np.array([[0.0, 0.0], [0.0, 1.0]])
 
 
 def d_forsaken(u):  # φ(u) = u²/4 − u⁴/2 + u⁶/6
     return u / 2 - 2 * u**3 + u**5
+
+
+def d2_forsaken(u):
+    return 1 / 2 - 6 * u**2 + 5 * u**4
 
 
 def forsaken_phi_ref(offset):
@@ -148,6 +153,18 @@ CASES = {
         lambda x, y: (
             np.sum(x * (x @ P3 / 2 + y @ B32.T), -1) - np.sum(y * (y @ Q2), -1) / 2
         ),
+    ),
+    # Singular M: ⟨Mz, z⟩/‖Mz‖² = x²/x² = 1, and (the matrix case, M non-normal)
+    # x₁²/(x₁² + x₂² + y₂²), whose infimum 0 is approached at x₁ = 0.
+    "quadratic_singular": Case(
+        lambda: games.quadratic(P=1.0, B=0.0, Q=0.0),
+        lambda x, y: (x, 0.0 * y),
+        lambda x, y: x**2 / 2,
+    ),
+    "quadratic_singular_matrix": Case(
+        lambda: games.quadratic(P=np.diag([1.0, 0.0]), B=E22, Q=0.0),
+        lambda x, y: (x * [1.0, 0.0] + y @ E22.T, -(x @ E22)),
+        lambda x, y: x[..., 0] ** 2 / 2 + np.sum(x * (y @ E22.T), -1),
     ),
     "lower_bound": Case(
         games.lower_bound,
@@ -419,7 +436,8 @@ def test_forsaken_solution_by_bisection(offset, bracket, x64):
 
 def test_forsaken_published_constants(x64):
     game = build("forsaken")
-    # DESIGN.md / Pethick et al.: z* ≈ (0.078027, 0.411934), L ≈ 12.4 on the box.
+    # Pethick et al. (ICLR 2022, https://openreview.net/forum?id=2_vhkAMARk):
+    # z* ≈ (0.078027, 0.411934), L ≈ 12.4 on the box.
     np.testing.assert_allclose(as_np(game.solution), (0.078027, 0.411934), atol=1e-6)
     assert abs(game.lipschitz - 12.4) < 0.01
     # The sup sits at x = ±1.5 (largest φ'') and y² = 3/5 (smallest φ'',
@@ -432,8 +450,8 @@ def test_forsaken_published_constants(x64):
 
 
 def test_forsaken_limit_cycle_under_solve(x64):
-    # DESIGN.md §6: from (1, −0.8) with α = 1/L, extragradient ends on a limit
-    # cycle, ‖V‖ oscillating between about 0.5 and 2.2.
+    # Pethick et al. (ICLR 2022): from (1, −0.8) with α = 1/L, extragradient ends
+    # on a limit cycle, ‖V‖ oscillating between about 0.5 and 2.2.
     game = build("forsaken")
     sol = mmx.solve(
         game.field,
@@ -444,6 +462,88 @@ def test_forsaken_limit_cycle_under_solve(x64):
     )
     tail = np.asarray(sol.trace["field_norm"])[-2000:]
     assert 0.4 < tail.min() < 0.7 and 2.0 < tail.max() < 2.4
+
+
+def forsaken_quotient(z_star, x, y):
+    """q(z) = ⟨V(z), z − z*⟩/‖V(z)‖² of Forsaken (offset 0.45) and its gradient.
+
+    With N = ⟨V, z − z*⟩ and D = ‖V‖²: ∇N = DVᵀ(z − z*) + V, ∇D = 2DVᵀV and
+    DV = [[φ''(x), 1], [−1, φ''(y)]], so DVᵀw = (φ''(x)w₁ − w₂, w₁ + φ''(y)w₂).
+    """
+    vx, vy = forsaken_ref(0.45)(x, y)
+    dx, dy = x - z_star[0], y - z_star[1]
+    a, b = d2_forsaken(x), d2_forsaken(y)
+    num, den = vx * dx + vy * dy, vx**2 + vy**2
+    grad_num = (a * dx - dy + vx, dx + b * dy + vy)
+    grad_den = (2 * (a * vx - vy), 2 * (vx + b * vy))
+    grad = tuple(
+        (gn * den - num * gd) / den**2
+        for gn, gd in zip(grad_num, grad_den, strict=True)
+    )
+    return num / den, np.array(grad)
+
+
+def forsaken_stationary_point(z_star, z, steps=30, h=1e-6):
+    """Newton on ∇q from z, the Hessian by central differences of ∇q."""
+    for _ in range(steps):
+        grad = forsaken_quotient(z_star, *z)[1]
+        hess = np.stack(
+            [
+                (
+                    forsaken_quotient(z_star, *(z + h * e))[1]
+                    - forsaken_quotient(z_star, *(z - h * e))[1]
+                )
+                / (2 * h)
+                for e in np.eye(2)
+            ],
+            axis=1,
+        )
+        z = z - np.linalg.solve(hess, grad)
+    value, grad = forsaken_quotient(z_star, *z)
+    return z, value, grad, (hess + hess.T) / 2
+
+
+def test_forsaken_weak_minty_constants(x64):
+    # z*: Newton on V = (y − 0.45 + φ'(x), φ'(y) − x) from near the origin.
+    V = forsaken_ref(0.45)
+    z_star = np.array([0.0, 0.4])
+    for _ in range(30):
+        jac = np.array([[d2_forsaken(z_star[0]), 1.0], [-1.0, d2_forsaken(z_star[1])]])
+        z_star = z_star - np.linalg.solve(jac, np.array(V(*z_star)))
+    assert np.abs(V(*z_star)).max() < 1e-14
+    np.testing.assert_allclose(as_np(build("forsaken").solution), z_star, atol=1e-12)
+
+    # Pethick et al. (2022) minimise this quotient numerically and report
+    # ρ ≈ −0.477761: a strict local minimiser near (−1.01236, −0.10475).
+    z, value, grad, hess = forsaken_stationary_point(z_star, np.array([-1.0, -0.1]))
+    assert np.abs(grad).max() < 1e-10 and np.linalg.eigvalsh(hess).min() > 0
+    np.testing.assert_allclose(value, -0.477761, atol=1e-6)
+    np.testing.assert_allclose(z, (-1.01236, -0.10475), atol=1e-5)
+
+    # The infimum over the box: a dense grid, refined by the same Newton. It is
+    # interior and lies below every grid node (so the boundary holds no lower
+    # value), at −1.5206 near (−0.258, 0.792).
+    X, Y = grid(((-1.5, 1.5), (-1.5, 1.5)), 1201)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        Q = forsaken_quotient(z_star, X, Y)[0]
+    Q = np.where(np.isfinite(Q), Q, np.inf)
+    start = np.array([X[np.argmin(Q)], Y[np.argmin(Q)]])
+    z_min, rho, grad, hess = forsaken_stationary_point(z_star, start)
+    assert np.abs(grad).max() < 1e-10 and np.linalg.eigvalsh(hess).min() > 0
+    assert np.all(np.abs(z_min) < 1.5) and rho <= Q.min()
+    np.testing.assert_allclose(z_min, (-0.258, 0.792), atol=1e-3)
+    np.testing.assert_allclose(rho, -1.5206, atol=1e-4)
+    # As z → z* along d the quotient tends to ⟨Jd, d⟩/‖Jd‖², J = DV(z*); these
+    # limits go down to −0.4527, above the infimum.
+    jac = np.array([[d2_forsaken(z_star[0]), 1.0], [-1.0, d2_forsaken(z_star[1])]])
+    angles = np.linspace(0.0, np.pi, 100_001)
+    d = np.stack([np.cos(angles), np.sin(angles)])
+    Jd = jac @ d
+    limit = np.min(np.sum(Jd * d, 0) / np.sum(Jd * Jd, 0))
+    np.testing.assert_allclose(limit, -0.4527, atol=1e-4)
+    assert limit > rho
+    np.testing.assert_allclose(build("forsaken").weak_mvi_rho, rho, rtol=1e-9)
+    assert value > rho  # Pethick et al.'s value is not the infimum
 
 
 def test_polar_game_constants(x64):
@@ -539,6 +639,65 @@ def test_quadratic_strongly_monotone(x64):
     assert np.all(np.einsum("ij,ij->i", z @ M.T, z) >= (mu - 1e-12) * np.sum(z * z, 1))
     assert game.weak_mvi_rho > 0
     np.testing.assert_allclose(game.lipschitz, np.linalg.svd(M, compute_uv=False)[0])
+
+
+@pytest.mark.parametrize(
+    ("P", "B", "Q", "want"),
+    [
+        # M = diag(2, 0, 0, 1): ⟨Mz, z⟩/‖Mz‖² = (2x₁² + y₂²)/(4x₁² + y₂²) ≥ 1/2.
+        (np.diag([2.0, 0.0]), 0.0, np.diag([0.0, 1.0]), 0.5),
+        # Skew and singular, as a bilinear game with a rank-one coupling: ⟨Mz, z⟩ = 0.
+        (0.0, np.array([[1.0, 0.0], [0.0, 0.0]]), 0.0, 0.0),
+        # P = Q = B = 0: V ≡ 0, every ρ holds; the monotone bound 0.
+        (0.0, 0.0, 0.0, 0.0),
+    ],
+)
+def test_quadratic_singular_monotone_rho(P, B, Q, want, x64):
+    game = games.quadratic(P=P, B=B, Q=Q)
+    assert game.weak_mvi_rho is not None
+    np.testing.assert_allclose(game.weak_mvi_rho, want, atol=1e-12)
+
+
+def test_quadratic_singular_without_weak_mvi(x64):
+    # M = [[−1, 1], [−1, 1]] maps every z onto the line of (1, 1), which it kills:
+    # along z = (1 + t, t), V(z) = Mz = (−1, −1) while ⟨V(z), z⟩ = −1 − 2t, so
+    # ⟨V(z), z⟩/‖V(z)‖² = −(1 + 2t)/2 has no lower bound and no ρ exists.
+    game = games.quadratic(P=-1.0, B=1.0, Q=1.0)
+    assert game.weak_mvi_rho is None
+    for t in (0.0, 1e3, 1e6):
+        z = (jnp.asarray(1.0 + t), jnp.asarray(t))
+        np.testing.assert_allclose(as_np(game.field(z)), (-1.0, -1.0), atol=1e-9)
+
+
+# The games whose field is monotone where their constants hold: they must carry
+# a ρ ≥ 0 (⟨V(z) − V(z*), z − z*⟩ ≥ 0 and V(z*) = 0, or the VI at z* on the
+# simplices).
+MONOTONE = {
+    "bilinear",
+    "bilinear_scalar_terms",
+    "bilinear_matrix",
+    "quadratic",
+    "quadratic_matrix",
+    "quadratic_singular",
+    "quadratic_singular_matrix",
+    "rock_paper_scissors",
+    "matrix_game",
+}
+
+
+@pytest.mark.parametrize("name", CASE_IDS)
+def test_monotone_games_carry_a_nonnegative_rho(name, x64):
+    case, game = CASES[name], build(name)
+    rng = np.random.default_rng(5)
+    X1, Y1 = sample(game, case, rng, 4000)
+    X2, Y2 = sample(game, case, rng, 4000)
+    dv = [a - b for a, b in zip(case.field(X1, Y1), case.field(X2, Y2), strict=True)]
+    gap = inner(dv[0], X1 - X2) + inner(dv[1], Y1 - Y2)
+    scale = inner(X1 - X2, X1 - X2) + inner(Y1 - Y2, Y1 - Y2)
+    monotone = bool(np.all(gap >= -1e-12 * (1 + scale)))
+    assert monotone == (name in MONOTONE)
+    if monotone:
+        assert game.weak_mvi_rho is not None and game.weak_mvi_rho >= -1e-12
 
 
 def test_bilinear_random_matrix_is_reproducible():
