@@ -4,8 +4,8 @@ For each update rule and each game this times four jit-compiled programs that ma
 the same number of field evaluations and record ``‖V‖`` at every one:
 
 * **hand**: a hand-written ``lax.scan`` of the rule in plain ``jnp`` on the same
-  pytree ``z = (x, y)`` (``benchmarks/_handwritten.py``): one scan step per
-  iteration, the phases unrolled, nothing else;
+  pytree ``z = (x, y)`` (each rule's ``baseline`` in ``mmx.rules.RULES``): one
+  scan step per iteration, the phases unrolled, nothing else;
 * **solve**: ``mmx.solve(V, z0, rule, num_steps)``, which runs each iteration as one
   opaque ``update`` call, then checks that every field value, the last iterate and
   the optimizer state were finite (and would replay the run with a check at every
@@ -72,7 +72,7 @@ import numpy as np
 import optax
 
 import minimaxjax as mmx
-from benchmarks import _handwritten
+from minimaxjax.rules import _baselines
 
 PyTree = Any
 
@@ -88,18 +88,29 @@ CLOCKS: dict[str, Callable[[], float]] = {
 }
 
 
+def _setting(name: str) -> tuple[float, dict[str, Any]]:
+    """The step size and options a rule is measured with."""
+    options = {"inner_steps": INNER_STEPS} if name == "proximal_point" else {}
+    return (ADAM_LR if name == "extra_adam" else LR), options
+
+
 def rules() -> dict[str, optax.GradientTransformation]:
-    """The rules measured, with the step sizes of the hand-written loops."""
+    """The registered rules that have a hand-written baseline, as measured."""
     return {
-        "gda": mmx.gda(LR),
-        "alternating_gda": mmx.alternating_gda(LR),
-        "proximal_point": mmx.proximal_point(LR, inner_steps=INNER_STEPS),
-        "extragradient": mmx.extragradient(LR),
-        "extragradient_plus": mmx.extragradient_plus(LR, 0.5),
-        "optimistic_gda": mmx.optimistic_gda(LR),
-        "reflected_gda": mmx.reflected_gda(LR),
-        "extra_adam": mmx.extra_adam(ADAM_LR),
+        name: spec.build(_setting(name)[0], **_setting(name)[1])
+        for name, spec in mmx.rules.RULES.items()
+        if spec.baseline is not None
     }
+
+
+def baseline(rule: str) -> Callable[..., Any]:
+    """The rule's hand-written loop ``(field, z0, num_steps) -> (z, trace)``."""
+    spec = mmx.rules.RULES[rule]
+    lr, options = _setting(rule)
+    assert spec.baseline is not None
+    return lambda field, z0, n: spec.baseline(
+        field, z0, n, lr=lr, **{**spec.options, **options}
+    )
 
 
 @dataclass(frozen=True)
@@ -201,7 +212,7 @@ def transparent_loop(
         z, state = carry
         g = field(z)
         updates, state = optimizer.update(g, state, z)
-        return (optax.apply_updates(z, updates), state), _handwritten.norm(g)
+        return (optax.apply_updates(z, updates), state), _baselines.norm(g)
 
     (z, state), norms = jax.lax.scan(body, (z0, optimizer.init(z0)), length=num_steps)
     return mmx.iterate(z, state), norms
@@ -215,7 +226,7 @@ def programs(
     returning only what the hand-written loop returns (the last iterate and the
     trace), which separates the cost of returning a whole ``Solution`` (JAX's
     dispatch costs a few µs per returned array) from that of ``solve``'s checks."""
-    hand = _handwritten.loops(LR, ADAM_LR, INNER_STEPS)[rule]
+    hand = baseline(rule)
     V, n = game.field_of, game.num_steps
     fns: dict[str, Callable[[PyTree, tuple[Any, ...]], Any]] = {
         "hand": lambda z0, data: hand(V(*data), z0, n),

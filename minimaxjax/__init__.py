@@ -8,6 +8,10 @@ from minimaxjax import constraints as constraints
 from minimaxjax import diagnostics as diagnostics
 from minimaxjax import games as games
 from minimaxjax import plotting as plotting
+from minimaxjax._solution import Solution as Solution
+from minimaxjax._solution import Status as Status
+from minimaxjax._solution import status_message as status_message
+from minimaxjax._solve import solve as solve
 from minimaxjax.operators import Field as Field
 from minimaxjax.operators import field as field
 from minimaxjax.operators import game_field as game_field
@@ -46,10 +50,6 @@ from minimaxjax.rules import reflected_gda as reflected_gda
 from minimaxjax.rules import (
     stochastic_extragradient_plus as stochastic_extragradient_plus,
 )
-from minimaxjax.solve import Solution as Solution
-from minimaxjax.solve import Status as Status
-from minimaxjax.solve import solve as solve
-from minimaxjax.solve import status_message as status_message
 
 __version__ = "0.1.0"
 

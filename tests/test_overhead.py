@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import minimaxjax as mmx
-from benchmarks import _handwritten, overhead
+from benchmarks import overhead
 
 RULES = list(overhead.rules())
 
@@ -27,8 +27,8 @@ def test_hand_written_loops_follow_the_rules(rule, game):
     """The baseline is only a baseline if it is the same algorithm: same trace of
     ‖V‖ and same last iterate as ``mmx.solve`` (float32, rounding apart)."""
     g = overhead.games(quick=True)[game]
-    hand = _handwritten.loops(overhead.LR, overhead.ADAM_LR, overhead.INNER_STEPS)
-    z, norms = jax.jit(lambda z0: hand[rule](g.field, z0, g.num_steps))(g.z0)
+    hand = overhead.baseline(rule)
+    z, norms = jax.jit(lambda z0: hand(g.field, z0, g.num_steps))(g.z0)
     sol = mmx.solve(g.field, g.z0, overhead.rules()[rule], g.num_steps)
     assert norms.shape == (g.num_steps,)
     np.testing.assert_allclose(sol.trace["field_norm"], norms, rtol=2e-5, atol=1e-6)
@@ -37,7 +37,7 @@ def test_hand_written_loops_follow_the_rules(rule, game):
 
 
 def test_hand_written_loops_need_whole_iterations():
-    hand = _handwritten.loops(0.1, 0.01, 5)["extragradient"]
+    hand = overhead.baseline("extragradient")
     field = overhead.quadratic_2d()
     with pytest.raises(ValueError, match="multiple of 2"):
         hand(field, (jnp.float32(1.0), jnp.float32(0.0)), 7)

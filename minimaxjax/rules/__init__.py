@@ -1,4 +1,5 @@
-"""Update rules for games, as optax gradient transformations."""
+"""Update rules for games, as optax gradient transformations, and the protocol
+between rules and the driver (:mod:`minimaxjax.rules._protocol`)."""
 
 from minimaxjax.rules._adaptive import (
     AdaptiveExtragradientPlusState as AdaptiveExtragradientPlusState,
@@ -33,22 +34,35 @@ from minimaxjax.rules._extra import extra as extra
 from minimaxjax.rules._iterate import iterate as iterate
 from minimaxjax.rules._players import PerPlayerState as PerPlayerState
 from minimaxjax.rules._players import per_player as per_player
+from minimaxjax.rules._protocol import Committing as Committing
+from minimaxjax.rules._protocol import CountsEvaluations as CountsEvaluations
+from minimaxjax.rules._protocol import (
+    evaluations_per_iteration as evaluations_per_iteration,
+)
 from minimaxjax.rules._reflected import ReflectedState as ReflectedState
 from minimaxjax.rules._reflected import projected as projected
 from minimaxjax.rules._reflected import reflected as reflected
+from minimaxjax.rules._registry import RULES as RULES
+from minimaxjax.rules._registry import RuleSpec as RuleSpec
+from minimaxjax.rules._registry import register as register
 
 __all__ = [
+    "RULES",
     "AdaptiveExtragradientPlusState",
     "AlternatingState",
     "BiasCorrectedExtragradientPlusState",
+    "Committing",
+    "CountsEvaluations",
     "ExtraState",
     "PerPlayerState",
     "ReflectedState",
+    "RuleSpec",
     "StochasticExtragradientPlusState",
     "adaptive_extragradient_plus",
     "alternating",
     "alternating_gda",
     "bias_corrected_extragradient_plus",
+    "evaluations_per_iteration",
     "extra",
     "extra_adam",
     "extragradient",
@@ -61,5 +75,6 @@ __all__ = [
     "proximal_point",
     "reflected",
     "reflected_gda",
+    "register",
     "stochastic_extragradient_plus",
 ]

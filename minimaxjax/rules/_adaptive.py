@@ -107,17 +107,29 @@ class AdaptiveExtragradientPlusState(NamedTuple):
 
     Attributes:
       num_evaluations: field evaluations made inside ``update`` so far, beyond the
-        one at ``z^k`` the caller passes in (int32; :func:`minimaxjax.solve` reads
-        it to count the budget).
+        one at ``z^k`` the caller passes in (int32).
+      evaluation_limit: the most evaluations one iteration can make, the one at
+        ``z^k`` included: ``max_backtracks + 3`` (int32).
       num_backtracks: step-size halvings of the linesearch so far (int32).
       learning_rate: the extrapolation step γ_k of the last iteration.
       update_ratio: the relaxation step α_k of the last iteration.
     """
 
     num_evaluations: jax.Array
+    evaluation_limit: jax.Array
     num_backtracks: jax.Array
     learning_rate: jax.Array
     update_ratio: jax.Array
+
+    def evaluations(self) -> jax.Array:
+        """Field calls made inside ``update`` so far (the
+        :class:`~minimaxjax.rules.CountsEvaluations` protocol)."""
+        return self.num_evaluations
+
+    def max_evaluations(self) -> jax.Array:
+        """The most evaluations one iteration makes (the
+        :class:`~minimaxjax.rules.CountsEvaluations` protocol)."""
+        return self.evaluation_limit
 
 
 def adaptive_extragradient_plus(
@@ -159,10 +171,12 @@ def adaptive_extragradient_plus(
 
     Opaque mode only: ``update(V(z^k), state, z^k, field=fn)`` runs a whole
     iteration, calling ``fn(w, 0)`` once to linearise the field at ``z^k`` and once
-    per linesearch trial; the count goes to ``state.num_evaluations``, so
-    :func:`minimaxjax.solve` drives it one iteration per step and reports the
-    evaluations used. Every call passes phase 0, so all evaluations of an
-    iteration see the same sample of a stochastic field.
+    per linesearch trial. Its state counts these calls (the
+    :class:`~minimaxjax.rules.CountsEvaluations` protocol), so
+    :func:`minimaxjax.solve` never exceeds its budget of evaluations: it stops
+    before an iteration could (one makes at most ``max_backtracks + 3``) and
+    reports the evaluations used. Every call passes phase 0, so all evaluations
+    of an iteration see the same sample of a stochastic field.
 
     Args:
       max_learning_rate: γ_max, a cap on the initial guess (where ``DV ≈ 0``).
@@ -191,7 +205,7 @@ def adaptive_extragradient_plus(
       >>> opt = mmx.adaptive_extragradient_plus(
       ...     projection=mmx.constraints.box(-1.5, 1.5))
       >>> z0 = (jnp.array(1.0), jnp.array(-0.8))
-      >>> sol = mmx.solve(V, z0, opt, 500, tol=1e-3)   # 500 iterations at most
+      >>> sol = mmx.solve(V, z0, opt, 2000, tol=1e-3)   # 2000 evaluations at most
       >>> mmx.status_message(sol.status)
       'converged: ‖V(z)‖ <= tol'
       >>> [round(float(v), 2) for v in sol.params]
@@ -224,6 +238,8 @@ def adaptive_extragradient_plus(
         dtype = _scalar_dtype(params)
         return AdaptiveExtragradientPlusState(
             num_evaluations=jnp.zeros([], jnp.int32),
+            # z^k, the linearisation, and up to max_backtracks + 1 trials.
+            evaluation_limit=jnp.asarray(max_backtracks + 3, jnp.int32),
             num_backtracks=jnp.zeros([], jnp.int32),
             learning_rate=jnp.zeros([], dtype),
             update_ratio=jnp.zeros([], dtype),
@@ -306,6 +322,7 @@ def adaptive_extragradient_plus(
         new_updates = jax.tree.map(lambda a, u: (step * u).astype(a.dtype), z, d)
         new_state = AdaptiveExtragradientPlusState(
             num_evaluations=state.num_evaluations + 1 + trials,
+            evaluation_limit=state.evaluation_limit,
             num_backtracks=state.num_backtracks + trials - 1,
             learning_rate=gamma.astype(state.learning_rate.dtype),
             update_ratio=alpha.astype(state.update_ratio.dtype),

@@ -1,17 +1,11 @@
 """The committed iterate of a rule whose params visit intermediate points."""
 
-from __future__ import annotations
-
-import jax
 import optax
 
-from minimaxjax._tree import PyTree
-from minimaxjax.rules._extra import ExtraState
-from minimaxjax.rules._reflected import ReflectedState
+from minimaxjax._types import PyTree
+from minimaxjax.rules._protocol import Committing, find_states
 
 __all__ = ["iterate"]
-
-_COMMITTING = (ExtraState, ReflectedState)
 
 
 def iterate(params: PyTree, state: optax.OptState) -> PyTree:
@@ -19,9 +13,10 @@ def iterate(params: PyTree, state: optax.OptState) -> PyTree:
 
     In transparent mode params visit the points where the field is needed (an
     extrapolated point ``z̄``, a reflected point ``2z^k − z^{k−1}``); this returns
-    the iterate to evaluate or report. It finds the rule's state anywhere inside
-    ``state`` (under ``optax.chain`` or ``optax.inject_hyperparams``); for rules
-    without intermediate points it returns ``params``.
+    the iterate to evaluate or report. It finds the state that implements
+    :class:`~minimaxjax.rules.Committing` anywhere inside ``state`` (under
+    ``optax.chain`` or ``optax.inject_hyperparams``), a user's own rule's state
+    included; for rules without intermediate points it returns ``params``.
 
     Args:
       params: the current params.
@@ -46,11 +41,7 @@ def iterate(params: PyTree, state: optax.OptState) -> PyTree:
       Foret et al., *Sharpness-Aware Minimization*, ICLR 2021 (the transparent
       two-call protocol of ``optax.contrib.sam``), https://arxiv.org/abs/2010.01412.
     """
-    found = [
-        s
-        for s in jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, _COMMITTING))
-        if isinstance(s, _COMMITTING)
-    ]
+    found = find_states(state, Committing)
     if not found:
         return params
     if len(found) > 1:

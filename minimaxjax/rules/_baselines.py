@@ -1,31 +1,33 @@
-"""Hand-written fused ``lax.scan`` loops, the baseline of ``benchmarks.overhead``.
+"""Hand-written fused ``lax.scan`` loops: each rule's baseline (private).
 
-Each function runs one update rule of minimaxjax directly with ``jnp`` on the same
-pytree ``z = (x, y)``, for the same budget of field evaluations as
-``mmx.solve(field, z0, rule, num_steps)``, and records ``‖V‖`` at every evaluation.
-It is what a careful user would write by hand for one rule: one scan step per
-iteration, the phases of the iteration unrolled, no optimizer state beyond what the
-rule needs, no finiteness checks, no status.
+Each function runs one update rule directly with ``jnp`` on a pytree ``z = (x,
+y)``, for the same budget of field evaluations as ``mmx.solve(field, z0, rule,
+num_steps)``, and records ``‖V‖`` at every evaluation. It is what a careful user
+would write by hand for one rule: one scan step per iteration, the phases of the
+iteration unrolled, no optimizer state beyond what the rule needs, no finiteness
+checks, no status. The overhead benchmark times ``solve`` against them and the
+tests check ``solve`` against them.
 
-Every function has the signature ``(field, z0, num_steps) -> (z, field_norm)``
-once its hyperparameters are bound (see :func:`loops`), where ``z`` is the last
-committed iterate and ``field_norm`` has length ``num_steps``.
+Signature: ``(field, z0, num_steps, *, lr, **options) -> (z, field_norm)``, ``z``
+the last committed iterate, ``field_norm`` of length ``num_steps``.
 """
 
-from __future__ import annotations
-
-import functools
-from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-PyTree = Any
-Field = Callable[[PyTree], PyTree]
-Loop = Callable[[Field, PyTree, int], tuple[PyTree, jax.Array]]
+from minimaxjax._types import Field, PyTree
 
-__all__ = ["loops", "norm"]
+__all__ = [
+    "alternating_gda",
+    "extra_adam",
+    "extra_sgd",
+    "gda",
+    "norm",
+    "optimistic_gda",
+    "reflected_gda",
+]
 
 
 def norm(g: PyTree) -> jax.Array:
@@ -148,19 +150,3 @@ def extra_adam(
     carry = (z0, zeros, zeros, jnp.zeros([], jnp.int32))
     (z, *_), norms = jax.lax.scan(body, carry, length=_iterations(num_steps, 2))
     return z, norms.reshape(-1)
-
-
-def loops(lr: float, adam_lr: float, inner_steps: int) -> dict[str, Loop]:
-    """The hand-written loop of each rule, keyed by the rule's name in minimaxjax."""
-    return {
-        "gda": functools.partial(gda, lr=lr),
-        "alternating_gda": functools.partial(alternating_gda, lr=lr),
-        "proximal_point": functools.partial(
-            extra_sgd, lr=lr, scales=(1.0,) * inner_steps
-        ),
-        "extragradient": functools.partial(extra_sgd, lr=lr, scales=(1.0, 1.0)),
-        "extragradient_plus": functools.partial(extra_sgd, lr=lr, scales=(1.0, 0.5)),
-        "optimistic_gda": functools.partial(optimistic_gda, lr=lr),
-        "reflected_gda": functools.partial(reflected_gda, lr=lr),
-        "extra_adam": functools.partial(extra_adam, lr=adam_lr),
-    }

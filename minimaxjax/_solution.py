@@ -1,0 +1,80 @@
+"""The result of a run: ``Solution`` and its ``Status`` codes."""
+
+import enum
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+import optax
+
+from minimaxjax._types import PyTree
+
+__all__ = ["Solution", "Status", "status_message"]
+
+
+class Status(enum.IntEnum):
+    """Why a run stopped; ``Solution.status`` holds these as int32 codes."""
+
+    MAX_STEPS = 0
+    """The budget of field evaluations ran out."""
+    CONVERGED = 1
+    """‖V‖ at a committed iterate fell to ``tol`` or below."""
+    DIVERGED = 2
+    """The field, the next iterate or the state was not finite; params hold the
+    last finite iterate."""
+
+
+_MESSAGES = {
+    Status.MAX_STEPS: "max steps: the budget of field evaluations ran out",
+    Status.CONVERGED: "converged: ‖V(z)‖ <= tol",
+    Status.DIVERGED: "diverged: a non-finite field or iterate; params hold the last "
+    "finite iterate",
+}
+
+
+def status_message(code: Any) -> Any:
+    """The readable message of a status code, or of each code in an array of them
+    (the status of a vmapped :func:`solve`).
+
+    Returns:
+      A ``str`` for a scalar code; for an array, a NumPy array of ``str`` of the
+      same shape.
+
+    Example:
+      >>> import numpy as np
+      >>> import minimaxjax as mmx
+      >>> mmx.status_message(mmx.Status.CONVERGED)
+      'converged: ‖V(z)‖ <= tol'
+      >>> mmx.status_message(np.array([0, 2]))[1][:8]
+      'diverged'
+    """
+    codes = np.asarray(code)
+    if codes.ndim == 0:
+        return _MESSAGES[Status(int(codes))]
+    return np.vectorize(lambda c: _MESSAGES[Status(int(c))], otypes=[str])(codes)
+
+
+class Solution(NamedTuple):
+    """The result of :func:`solve` (a pytree: it jits and vmaps).
+
+    Attributes:
+      params: the last committed iterate (the last finite one if the run
+        diverged).
+      state: the optimizer state at the end.
+      status: int32 :class:`Status` code.
+      trace: ``"field_norm"``: ‖V‖ at each field evaluation, length
+        ``num_steps`` (a rule whose evaluations per iteration vary records
+        ‖V(z^k)‖ for every evaluation of iteration ``k``); with ``save_every=s``,
+        ``"iterates"``: the committed iterate after ``0, s, 2s, …`` evaluations,
+        stacked on a leading axis of length ``num_steps // s + 1``. Entries
+        after the run stopped (converged, diverged, or a budget the next
+        iteration would exceed) are NaN.
+      stats: ``{"num_evaluations": field evaluations used, "num_iterations":
+        iterations committed}`` (int32).
+    """
+
+    params: PyTree
+    state: optax.OptState
+    status: jax.Array
+    trace: dict[str, Any]
+    stats: dict[str, jax.Array]

@@ -1,0 +1,452 @@
+"""``solve``: run an update rule on a field for a budget of field evaluations."""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from minimaxjax._solution import Solution, Status
+from minimaxjax._tree import (
+    check_field_output,
+    strong,
+    tree_all_finite,
+    tree_cond,
+    tree_norm,
+    tree_select,
+)
+from minimaxjax._types import Field, Projection, PyTree
+from minimaxjax.rules._iterate import iterate
+from minimaxjax.rules._protocol import (
+    CountsEvaluations,
+    evaluations_per_iteration,
+    find_states,
+)
+
+__all__ = ["solve"]
+
+
+def _positive_int(value: Any, argument: str, meaning: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{argument} must be a positive int ({meaning}), got {value!r} of type "
+            f"{type(value).__name__}."
+        )
+    if value < 1:
+        raise ValueError(f"{argument} must be a positive int ({meaning}), got {value}.")
+    return int(value)
+
+
+def solve(
+    field: Field,
+    z0: PyTree,
+    optimizer: optax.GradientTransformation,
+    num_steps: int,
+    *,
+    args: tuple[Any, ...] = (),
+    key: jax.Array | None = None,
+    projection: Projection | None = None,
+    tol: float | None = None,
+    save_every: int | None = None,
+) -> Solution:
+    r"""Run ``optimizer`` on ``field`` from ``z0`` for ``num_steps`` field evaluations.
+
+    Each iteration is one opaque-mode ``update`` call, ``update(V(z^k), state,
+    z^k, field=…)``:
+
+    .. math::
+
+        z^{k+1} = P\big(z^k + \text{optimizer.update}(V(z^k), \ldots)\big),
+
+    so a rule with ``K`` field evaluations per iteration runs ``num_steps // K``
+    iterations; a rule whose evaluations vary (a linesearch) stops before an
+    iteration could exceed the budget. The run stops at the first committed
+    iterate with ``‖V‖ ≤ tol`` (CONVERGED) and freezes at the last finite iterate
+    when a field value, the iterate or the state stops being finite (DIVERGED).
+
+    Without ``tol`` the rule runs unchecked in one ``lax.scan``, as a
+    hand-written loop would; its last iterate, state and trace are then checked,
+    and only if something is not finite is the run replayed with a check at every
+    iteration. With ``tol``, or for a rule whose evaluations vary, every
+    iteration is checked. Compiled once per ``(field, optimizer, projection,
+    num_steps, save_every)``; ``jax.vmap`` works over ``z0``, ``args``, ``key``
+    and anything the optimizer closes over (step sizes).
+
+    Args:
+      field: ``V(z, *args)`` (``V(z, *args, key)`` when ``key`` is given), returning
+        a pytree with the structure of ``z0``.
+      z0: the starting point; its top-level children are the players.
+      optimizer: an update rule (any optax transformation).
+      num_steps: the budget of field evaluations, a positive int.
+      args: extra arguments of the field (a pytree).
+      key: a PRNG key; each evaluation then gets a fresh subkey as its last
+        argument (stochastic fields ``V(z, ζ)``).
+      projection: optional projection applied to every committed iterate and to
+        every intermediate point before the field is evaluated there (projected
+        extragradient). For ``reflected_gda`` pass the projection to the rule.
+      tol: stop when ``‖V(z^k)‖ ≤ tol`` (None: run the whole budget).
+      save_every: record the committed iterate every ``save_every`` evaluations
+        in ``trace["iterates"]`` (None: record nothing).
+
+    Returns:
+      A :class:`Solution`.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> import minimaxjax as mmx
+      >>> V = mmx.field(lambda x, y: x * y)
+      >>> sol = mmx.solve(V, (jnp.array(1.0), jnp.array(1.0)),
+      ...                 mmx.extragradient(0.5), 400, tol=1e-6)
+      >>> mmx.status_message(sol.status)
+      'converged: ‖V(z)‖ <= tol'
+      >>> starts = (jnp.linspace(-1, 1, 8), jnp.ones(8))
+      >>> jax.vmap(lambda z: mmx.solve(V, z, mmx.extragradient(0.5), 400).params)(
+      ...     starts)[0].shape
+      (8,)
+
+    References:
+      Kidger, *optimistix* (the Solution/result-code design),
+      https://github.com/patrick-kidger/optimistix.
+    """
+    if not callable(field):
+        raise TypeError(f"field must be callable, got {type(field).__name__}.")
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(
+            "optimizer must be an optax GradientTransformation (e.g. "
+            f"mmx.extragradient(0.1)), got {type(optimizer).__name__}."
+        )
+    num_steps = _positive_int(num_steps, "num_steps", "a budget of field evaluations")
+    if save_every is not None:
+        save_every = _positive_int(save_every, "save_every", "field evaluations")
+    if tol is not None and not tol >= 0:
+        raise ValueError(f"tol must be None or a non-negative float, got {tol!r}.")
+    tol_array = None if tol is None else jnp.asarray(tol, jnp.float32)
+    static = (field, optimizer, projection, num_steps, save_every)
+    try:
+        hash(static)
+    except TypeError:
+        return _solve(*static, z0, args, key, tol_array)
+    return _solve_jit(*static, z0, args, key, tol_array)
+
+
+class _Carry(NamedTuple):
+    """What a checked run carries from one iteration to the next."""
+
+    params: PyTree
+    state: optax.OptState
+    status: jax.Array
+    evaluations: jax.Array
+    iterations: jax.Array
+
+
+Step = Callable[[PyTree, optax.OptState, Any], tuple[PyTree, Any, jax.Array, Any]]
+CheckedStep = Callable[[_Carry, Any], tuple[_Carry, jax.Array]]
+
+
+def _solve(
+    field: Field,
+    optimizer: optax.GradientTransformation,
+    projection: Projection | None,
+    num_steps: int,
+    save_every: int | None,
+    z0: PyTree,
+    args: tuple[Any, ...],
+    key: jax.Array | None,
+    tol: jax.Array | None,
+) -> Solution:
+    opt = optax.with_extra_args_support(optimizer)
+    z0 = strong(z0) if projection is None else projection(strong(z0))
+    call = _caller(field, args, z0, key)
+    state0 = opt.init(z0)
+    counted = bool(find_states(state0, CountsEvaluations))
+    per_iteration = 1 if counted else evaluations_per_iteration(opt, z0)
+    num_iterations = num_steps // per_iteration
+    if num_iterations < 1:
+        raise ValueError(
+            f"num_steps={num_steps} is smaller than the {per_iteration} field "
+            "evaluations one iteration of this rule makes."
+        )
+    step = _iteration(opt, call, projection, counted, per_iteration)
+    keys = None
+    if key is not None:
+        keys = jax.random.split(key, num_iterations * per_iteration)
+        if not counted:
+            keys = keys.reshape(num_iterations, per_iteration, *keys.shape[1:])
+    zero = jnp.zeros([], jnp.int32)
+    start = _Carry(z0, state0, zero + Status.MAX_STEPS, zero, zero)
+    saving = save_every is not None
+    if counted:
+        checked = _checked_step(step, tol, per_iteration, tree_select)
+        end, norms, ends, saved = _run_counted(checked, start, keys, num_steps, saving)
+    else:
+        if tol is None:
+            replay = _checked_step(step, tol, per_iteration, tree_cond)
+            end, norms, saved = _run_then_replay(
+                step, replay, start, keys, num_iterations, saving
+            )
+        else:
+            checked = _checked_step(step, tol, per_iteration, tree_select)
+            end, norms, saved = _run_checked(
+                checked, start, keys, num_iterations, saving
+            )
+        ends = per_iteration * jnp.arange(1, num_iterations + 1, dtype=jnp.int32)
+    return _pack(end, norms, ends, saved, z0, num_steps, save_every)
+
+
+def _caller(
+    field: Field, args: tuple[Any, ...], z0: PyTree, key: jax.Array | None
+) -> Callable[[PyTree, Any], PyTree]:
+    """``call(z, subkey)``: the field with its arguments, checked once on ``z0``."""
+
+    def call(z: PyTree, subkey: Any) -> PyTree:
+        return field(z, *args) if subkey is None else field(z, *args, subkey)
+
+    sample = None if key is None else jax.random.split(key)[0]
+    check_field_output(
+        jax.eval_shape(call, z0, sample),
+        z0,
+        "z0",
+        " A zero-sum field is mmx.field(phi); a field with auxiliary outputs must "
+        "drop them before solve.",
+    )
+    return call
+
+
+def _inexact(tree: PyTree) -> list[jax.Array]:
+    return [
+        x
+        for x in jax.tree.leaves(tree)
+        if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
+    ]
+
+
+def _iteration(
+    opt: optax.GradientTransformationExtraArgs,
+    call: Callable[[PyTree, Any], PyTree],
+    projection: Projection | None,
+    counted: bool,
+    per_iteration: int,
+) -> Step:
+    """One opaque iteration: ``(params, state, keys) -> (params, state, norms,
+    finite)``, with ‖V‖ at each recorded evaluation and whether every field
+    value, the new params and the new state are finite. A counted rule's
+    evaluations inside its own control flow are not recorded."""
+    project = projection if projection is not None else (lambda z: z)
+
+    def step(params: PyTree, state: optax.OptState, keys: Any) -> Any:
+        norms: list[jax.Array] = []
+        finite: list[jax.Array] = []
+
+        def evaluate(w: PyTree, phase: Any, record: bool = True) -> PyTree:
+            subkey = None
+            if keys is not None:
+                subkey = jax.random.fold_in(keys, phase) if counted else keys[phase]
+            value = call(w, subkey)
+            if record:
+                norms.append(tree_norm(value))
+                finite.append(tree_all_finite(value))
+            return value
+
+        g = evaluate(params, 0)
+        updates, new_state = opt.update(
+            g, state, params, field=lambda w, j: evaluate(project(w), j, not counted)
+        )
+        new_params = project(optax.apply_updates(params, updates))
+        if len(norms) != per_iteration:
+            raise ValueError(
+                f"the optimizer called its field argument {len(norms) - 1} times "
+                f"while tracing, not the {per_iteration - 1} counted before: a rule "
+                "must make the same field calls at every iteration, or count them "
+                "in a state implementing minimaxjax.rules.CountsEvaluations."
+            )
+        finite.append(tree_all_finite(_inexact((new_params, new_state))))
+        return new_params, new_state, jnp.stack(norms), jnp.all(jnp.stack(finite))
+
+    return step
+
+
+def _total(state: optax.OptState, method: str) -> jax.Array:
+    """The sum of ``method()`` over the sub-states counting their evaluations."""
+    found = find_states(state, CountsEvaluations)
+    return sum((getattr(s, method)() for s in found), jnp.zeros([], jnp.int32))
+
+
+def _checked_step(
+    step: Step,
+    tol: jax.Array | None,
+    per_iteration: int,
+    commit: Callable[[jax.Array, Any, Any], Any],
+) -> CheckedStep:
+    """One iteration with every check: stop at tol, freeze on a non-finite value;
+    once stopped, carry everything unchanged. ``commit`` is ``tree_cond`` (one
+    conditional, for the replay) or ``tree_select`` (a select per leaf, cheaper
+    for the every-iteration loop of a tiny game)."""
+
+    def checked(carry: _Carry, keys: Any) -> tuple[_Carry, jax.Array]:
+        new_params, new_state, norms, finite = step(carry.params, carry.state, keys)
+        running = carry.status == Status.MAX_STEPS
+        converged = jnp.zeros([], bool)
+        if tol is not None:
+            converged = norms[0] <= tol.astype(norms.dtype)
+        move = running & ~converged & finite
+        params, state = commit(
+            move, (new_params, new_state), (carry.params, carry.state)
+        )
+        status = jnp.where(
+            running & converged,
+            Status.CONVERGED,
+            jnp.where(running & ~finite, Status.DIVERGED, carry.status),
+        ).astype(jnp.int32)
+        counts = _total(new_state, "evaluations") - _total(carry.state, "evaluations")
+        used = jnp.where(converged, 1, per_iteration + counts)
+        evaluations = carry.evaluations + jnp.where(running, used, 0).astype(jnp.int32)
+        iterations = carry.iterations + move.astype(jnp.int32)
+        return _Carry(params, state, status, evaluations, iterations), norms
+
+    return checked
+
+
+def _row(norms: jax.Array) -> jax.Array:
+    # A (k, 1) trace costs XLA:CPU a slow transpose under vmap; (k,) does not.
+    return norms[0] if norms.shape[0] == 1 else norms
+
+
+def _run_checked(
+    checked: CheckedStep, start: _Carry, keys: Any, length: int, saving: bool
+) -> tuple[_Carry, jax.Array, Any]:
+    """Every iteration checked, in one scan (runs with ``tol``)."""
+
+    def body(carry: _Carry, step_keys: Any) -> Any:
+        carry, norms = checked(carry, step_keys)
+        saved = iterate(carry.params, carry.state) if saving else None
+        return carry, (_row(norms), saved)
+
+    end, (norms, saved) = jax.lax.scan(body, start, keys, length=length)
+    return end, norms, saved
+
+
+def _run_then_replay(
+    step: Step,
+    replay: CheckedStep,
+    start: _Carry,
+    keys: Any,
+    length: int,
+    saving: bool,
+) -> tuple[_Carry, jax.Array, Any]:
+    """Run unchecked in one scan; if the last iterate, the state or the trace
+    is not all finite, replay from the start with every check, up to the stop.
+
+    NaN and inf propagate: a non-finite field value leaves a non-finite norm in
+    the trace, and a non-finite iterate or state stays non-finite to the end.
+    Under ``jax.vmap`` the replay's loop runs only while some start needs it.
+    """
+
+    def body(carry: tuple[PyTree, Any], step_keys: Any) -> Any:
+        params, state, norms, _ = step(*carry, step_keys)
+        saved = iterate(params, state) if saving else None
+        return (params, state), (_row(norms), saved)
+
+    (params, state), (norms, saved) = jax.lax.scan(
+        body, (start.params, start.state), keys, length=length
+    )
+    clean = tree_all_finite([*_inexact((params, state)), norms])
+    evaluations = jnp.asarray(norms.size // length * length, jnp.int32)
+    ran = _Carry(params, state, start.status, evaluations, start.iterations + length)
+
+    def running(loop: tuple[_Carry, jax.Array]) -> jax.Array:
+        carry, index = loop
+        return (carry.status == Status.MAX_STEPS) & (index < length)
+
+    def replay_step(loop: tuple[_Carry, jax.Array]) -> tuple[_Carry, jax.Array]:
+        carry, index = loop
+        # Restart at the first trip; selecting here, not before the loop, costs a
+        # clean run nothing.
+        carry = tree_select(index == 0, start, carry)
+        step_keys = None
+        if keys is not None:
+            step_keys = jax.lax.dynamic_index_in_dim(keys, index, keepdims=False)
+        return replay(carry, step_keys)[0], index + 1
+
+    # A clean run starts the replay at its end: no trip.
+    first = jnp.where(clean, length, 0).astype(jnp.int32)
+    end, _ = jax.lax.while_loop(running, replay_step, (ran, first))
+    return end, norms, saved
+
+
+def _run_counted(
+    checked: CheckedStep, start: _Carry, keys: Any, num_steps: int, saving: bool
+) -> tuple[_Carry, jax.Array, jax.Array, Any]:
+    """Every iteration checked, while the next one fits in the budget (rules whose
+    evaluations vary). Each iteration's ‖V(z^k)‖ stands for all its evaluations."""
+
+    def running(loop: Any) -> jax.Array:
+        carry = loop[0]
+        limit = _total(carry.state, "max_evaluations")
+        fits = carry.evaluations + limit <= num_steps
+        return (carry.status == Status.MAX_STEPS) & fits
+
+    def body(loop: Any) -> Any:
+        carry, index, norms, ends, saved = loop
+        step_keys = None if keys is None else keys[index]
+        carry, values = checked(carry, step_keys)
+        norms = norms.at[index].set(values[0])
+        ends = ends.at[index].set(carry.evaluations)
+        if saving:
+            point = iterate(carry.params, carry.state)
+            saved = jax.tree.map(lambda b, v: b.at[index].set(v), saved, point)
+        return carry, index + 1, norms, ends, saved
+
+    dtype = jnp.result_type(*_inexact(start.params))
+    norms = jnp.full((num_steps,), jnp.nan, jnp.promote_types(dtype, jnp.float32))
+    # Iterations that never ran end after the budget: search_sorted skips them.
+    ends = jnp.full((num_steps,), num_steps + 1, jnp.int32)
+    saved = None
+    if saving:
+        saved = jax.tree.map(
+            lambda z: jnp.zeros((num_steps, *z.shape), z.dtype), start.params
+        )
+    end, _, norms, ends, saved = jax.lax.while_loop(
+        running, body, (start, jnp.zeros([], jnp.int32), norms, ends, saved)
+    )
+    owner = jnp.searchsorted(ends, jnp.arange(num_steps, dtype=jnp.int32), "right")
+    return end, norms[jnp.minimum(owner, num_steps - 1)], ends, saved
+
+
+def _pack(
+    end: _Carry,
+    norms: jax.Array,
+    ends: jax.Array,
+    saved: Any,
+    z0: PyTree,
+    num_steps: int,
+    save_every: int | None,
+) -> Solution:
+    """The Solution: the trace padded to ``num_steps``, NaN after the stop."""
+    flat = norms.reshape(-1)
+    padding = jnp.full((num_steps - flat.shape[0],), jnp.nan, flat.dtype)
+    flat = jnp.concatenate([flat, padding])
+    used = jnp.arange(num_steps, dtype=jnp.int32) < end.evaluations
+    trace: dict[str, Any] = {"field_norm": jnp.where(used, flat, jnp.nan)}
+    if save_every is not None:
+        marks = save_every * jnp.arange(num_steps // save_every + 1, dtype=jnp.int32)
+        done = jnp.searchsorted(ends, marks, "right")  # iterations ended by each
+
+        def pick(first: jax.Array, rows: jax.Array) -> jax.Array:
+            rows = jnp.concatenate([first[None].astype(rows.dtype), rows])
+            picked = rows[jnp.minimum(done, rows.shape[0] - 1)]
+            after = (done > end.iterations).reshape(-1, *[1] * first.ndim)
+            return jnp.where(after, jnp.nan, picked)
+
+        trace["iterates"] = jax.tree.map(pick, z0, saved)
+    return Solution(
+        params=iterate(end.params, end.state),
+        state=end.state,
+        status=end.status,
+        trace=trace,
+        stats={"num_evaluations": end.evaluations, "num_iterations": end.iterations},
+    )
+
+
+_solve_jit = jax.jit(_solve, static_argnums=(0, 1, 2, 3, 4))
