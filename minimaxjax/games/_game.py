@@ -53,8 +53,10 @@ class Game:
         of the quotient ``⟨V(z), z − z*⟩/‖V(z)‖²``) except for matrix games,
         which carry the monotone bound 0. Negative means the field may point
         away from ``z*``. This is the ρ of Diakonikolas et al. (2021) and of
-        Pethick et al. (2022), who minimise the same quotient. None when no
-        finite ρ exists (or no ``z*`` is known).
+        Pethick et al. (2022), the same quotient with no factor ½; for Forsaken
+        the infimum is −1.5206, and Pethick et al.'s −0.477761 is the quotient
+        at a local minimiser (see ``forsaken``). None when no finite ρ exists
+        (or no ``z*`` is known).
       params: the numbers that define this instance (offsets, matrices, …).
       description: one line on what the game is for.
     """
