@@ -10,10 +10,12 @@ import numpy as np
 import optax
 
 from minimaxjax._solution import Solution, Status
-from minimaxjax._tree import check_field_output, tree_norm
+from minimaxjax._solve import solve
+from minimaxjax._tree import tree_norm
 from minimaxjax._types import Field, PyTree
 from minimaxjax.diagnostics._flat import as_rows, check_callable, check_optimizer
-from minimaxjax.rules import iterate
+from minimaxjax.rules import CountsEvaluations, evaluations_per_iteration
+from minimaxjax.rules._protocol import find_states
 
 
 class Trajectory(NamedTuple):
@@ -37,18 +39,19 @@ def trajectory(
     args: tuple[Any, ...] = (),
     key: jax.Array | None = None,
 ) -> Trajectory:
-    r"""Record the committed iterates of a rule (what :func:`minimaxjax.solve` hides).
-
-    One ``lax.scan``; each iteration is one opaque-mode call, as in ``solve``:
+    r"""Record the committed iterates of a rule: :func:`minimaxjax.solve` with
+    ``save_every`` set to the rule's evaluations per iteration.
 
     .. math::
 
         z^{k+1} = z^k + \text{optimizer.update}(V(z^k), \ldots), \qquad k < N,
 
     recording the committed iterate (:func:`minimaxjax.iterate`: for reflected
-    rules the iterate, not the reflected point) and ``‖V‖`` there. Iterations count
-    updates, not field evaluations. A run that overflows is recorded as is
-    (non-finite entries), which :func:`detect_cycle` reads as divergence.
+    rules the iterate, not the reflected point), with the keys ``solve`` would
+    pass, and ``‖V‖`` there. Iterations count updates, not field evaluations; for a
+    rule whose evaluations per iteration vary (a linesearch) ``N`` counts field
+    evaluations and the iterate is recorded after each. Entries after a
+    divergence are NaN, which :func:`detect_cycle` reads as divergence.
 
     Args:
       field: ``V(z, *args)`` (``V(z, *args, key)`` with ``key``).
@@ -86,63 +89,20 @@ def trajectory(
         raise ValueError(
             f"num_iterations must be a positive int, got {num_iterations!r}."
         )
-    try:
-        hash((field, optimizer))
-    except TypeError:
-        run = _trajectory
+    n = int(num_iterations)
+    z = jax.tree.map(jnp.asarray, z0)
+    counted = find_states(optimizer.init(z), CountsEvaluations)
+    every = 1 if counted else evaluations_per_iteration(optimizer, z)
+    sol = solve(field, z, optimizer, n * every, args=args, key=key, save_every=every)
+    iterates = sol.trace["iterates"]
+    # ‖V‖ at the committed iterates, which need not be where the rule evaluated
+    # the field (a reflected rule evaluates at 2z^k − z^{k−1}).
+    if key is None:
+        norms = jax.vmap(lambda w: tree_norm(field(w, *args)))(iterates)
     else:
-        run = _trajectory_jit
-    return run(field, optimizer, int(num_iterations), z0, args, key)
-
-
-def _trajectory(
-    field: Field,
-    optimizer: optax.GradientTransformation,
-    num_iterations: int,
-    z0: PyTree,
-    args: tuple[Any, ...],
-    key: jax.Array | None,
-) -> Trajectory:
-    opt = optax.with_extra_args_support(optimizer)
-    z0 = jax.tree.map(jnp.asarray, z0)
-
-    def call(z: PyTree, subkey: jax.Array | None) -> PyTree:
-        return field(z, *args) if subkey is None else field(z, *args, subkey)
-
-    probe = None if key is None else jax.random.PRNGKey(0)
-    check_field_output(jax.eval_shape(call, z0, probe), z0, "z0")
-
-    def body(carry: tuple[Any, Any], k: Any) -> tuple[tuple[Any, Any], Any]:
-        params, state = carry
-
-        rule_key, norm_key = (None, None) if k is None else jax.random.split(k)
-
-        def subkey(phase: int) -> jax.Array | None:
-            return None if rule_key is None else jax.random.fold_in(rule_key, phase)
-
-        updates, state = opt.update(
-            call(params, subkey(0)),
-            state,
-            params,
-            field=lambda w, phase: call(w, subkey(phase)),
-        )
-        params = optax.apply_updates(params, updates)
-        committed = iterate(params, state)
-        return (params, state), (committed, tree_norm(call(committed, norm_key)))
-
-    keys = None if key is None else jax.random.split(key, num_iterations)
-    _, (iterates, norms) = jax.lax.scan(
-        body, (z0, opt.init(z0)), keys, length=num_iterations
-    )
-    first_key = None if key is None else jax.random.fold_in(key, num_iterations)
-    iterates = jax.tree.map(
-        lambda a, b: jnp.concatenate([a[None].astype(b.dtype), b]), z0, iterates
-    )
-    first = tree_norm(call(z0, first_key)).astype(norms.dtype)
-    return Trajectory(iterates, jnp.concatenate([first[None], norms]))
-
-
-_trajectory_jit = jax.jit(_trajectory, static_argnums=(0, 1, 2))
+        keys = jax.random.split(jax.random.fold_in(key, 1), n + 1)
+        norms = jax.vmap(lambda w, k: tree_norm(field(w, *args, k)))(iterates, keys)
+    return Trajectory(iterates, norms)
 
 
 class Outcome(str, enum.Enum):
@@ -151,7 +111,17 @@ class Outcome(str, enum.Enum):
     CONVERGED = "converged"
     """The motion (or ‖V‖) died out: the run settled on a point."""
     DIVERGED = "diverged"
-    """Non-finite values, or a size that keeps growing over the tail."""
+    """Non-finite values, or a size growing over the tail at a steady rate per
+    iteration: exponentially, as a run repelled by an unstable point grows (GDA on
+    ``Φ = xy``, by ``√(1 + α²)`` per iteration), or faster."""
+    SATURATING = "saturating"
+    """Not seen to diverge: the size grows over the tail, but ever more slowly, its
+    rate per iteration decaying like a power law's ``k^p`` or faster, not steady
+    like an exponential's. A run settling onto a bounded orbit from inside looks
+    like this until it gets there (ExtraAdam on a bilinear game grows like √k for
+    its first thousand iterations, then stays on an orbit); so does unbounded
+    power-law growth. Run longer to tell them apart: the orbit, once reached,
+    reads as LIMIT_CYCLE (or UNKNOWN, if it does not close)."""
     LIMIT_CYCLE = "limit cycle"
     """Bounded, periodic (returns close to itself after ``period`` steps), neither
     growing nor shrinking over the tail."""
@@ -250,18 +220,42 @@ def _solution_trace(solution: Solution) -> np.ndarray:
     trace = np.asarray(solution.trace["field_norm"], dtype=np.float64)
     finite = np.flatnonzero(~np.isnan(trace))
     trace = trace[: finite[-1] + 1] if finite.size else trace[:0]
-    adaptive = any(
-        hasattr(s, "_fields") and "num_evaluations" in s._fields
-        for s in jax.tree.leaves(
-            solution.state,
-            is_leaf=lambda s: hasattr(s, "_fields") and "num_evaluations" in s._fields,
-        )
-    )
+    if find_states(solution.state, CountsEvaluations):
+        # Each iteration's ‖V(z^k)‖ stands for all its evaluations: one each.
+        return trace[np.r_[True, trace[1:] != trace[:-1]]]
     iterations = int(solution.stats["num_iterations"])
     evaluations = int(solution.stats["num_evaluations"])
-    stride = 1 if adaptive or iterations < 2 else max(1, evaluations // iterations)
+    stride = 1 if iterations < 2 else max(1, evaluations // iterations)
     # The first evaluation of each iteration is at the committed iterate.
     return trace[::stride]
+
+
+def _grows_steadily(size: np.ndarray, offset: int, block: int = 1) -> bool:
+    """Whether a growing size grows like an exponential rather than ever more slowly.
+
+    ``size[t]`` is the size at iteration ``k = offset + t``. Averaged over ``block``
+    samples (one period: the oscillation along an orbit cancels), the series is cut
+    into thirds, and the rise of the mean log-size from the middle to the last third
+    (``d₂``) is compared with its rise from the first to the middle third (``d₁``).
+    An exponential rises equally (``d₂ = d₁``); a power law ``k^p`` by the ratio
+    ``r`` of the rises of mean ``log k`` over the same thirds (about 0.8 for the
+    last half of a run); a size levelling off, by less. Steady means closer to the
+    exponential: ``d₂ > 0`` and ``d₂ ≥ ½(1 + r) d₁``.
+    """
+    k = offset + 1.0 + np.arange(size.shape[0])
+    if block > 1:
+        window = np.ones(block) / block
+        size, k = np.convolve(size, window, "valid"), np.convolve(k, window, "valid")
+    n = size.shape[0] // 3
+    if n == 0:  # too short to see a shape: the growth is all there is
+        return True
+    # The last 3n samples, as three rows: mean log-size and mean log k per third.
+    log_size = np.log(np.maximum(size, np.finfo(np.float64).tiny))
+    level = log_size[size.shape[0] - 3 * n :].reshape(3, n).mean(axis=1)
+    clock = np.log(k[k.shape[0] - 3 * n :]).reshape(3, n).mean(axis=1)
+    power_ratio = (clock[2] - clock[1]) / (clock[1] - clock[0])
+    early, late = level[1] - level[0], level[2] - level[1]
+    return bool(late > 0 and late >= 0.5 * (1 + power_ratio) * early)
 
 
 def detect_cycle(
@@ -276,7 +270,7 @@ def detect_cycle(
     rtol: float = 1e-6,
     critical_rtol: float = 1e-2,
 ) -> CycleReport:
-    r"""Classify the end of a run: converged, diverged, limit cycle, or unknown.
+    r"""Classify the end of a run: converged, diverged, saturating, cycle, unknown.
 
     Works on the last ``tail`` fraction of the run (the attractor, past the
     transient). With ``Y_t`` the iterates (or ‖V‖ for a trace), the structure
@@ -293,13 +287,33 @@ def detect_cycle(
     with the size ``s_t = ‖V(z^t)‖`` (or the step length ``‖z^{t+1} − z^t‖``
     without field values):
 
-    * non-finite values, or a size growing over the tail → DIVERGED;
+    * non-finite values → DIVERGED;
     * a size that dies out (``≤ rtol`` times its maximum over the run), or shrinks
       over the tail → CONVERGED;
     * a period over which the mean of ``s`` (whole periods, later half against
       earlier half of the tail) changes by at most ``cycle_rtol`` → LIMIT_CYCLE
       (growing or shrinking instead: an outward or inward spiral);
+    * a size growing over the tail (by more than ``cycle_rtol`` over whole
+      periods, or ``growth`` between its first and last thirds without a period)
+      → DIVERGED if it grows at a steady rate per iteration, SATURATING if ever
+      more slowly. With ``L_1, L_2, L_3`` the mean of ``log s`` over the thirds of
+      the tail (after averaging over one period) and ``ℓ_1, ℓ_2, ℓ_3`` the mean
+      of ``log k`` over the same iterations ``k``, the growth is steady when
+
+      .. math::
+
+          L_3 − L_2 > 0, \qquad
+          \frac{L_3 − L_2}{L_2 − L_1} \;\ge\; \frac12\Bigl(1 +
+          \frac{ℓ_3 − ℓ_2}{ℓ_2 − ℓ_1}\Bigr),
+
+      closer to an exponential (ratio 1) than to a power law ``k^p`` (the ratio of
+      the ``ℓ``, about 0.8 for ``tail = 0.5``);
     * anything else → UNKNOWN.
+
+    A divergence is thus only called when seen: a run drawn to a bounded orbit
+    from inside grows ever more slowly until it reaches it (SATURATING), then
+    cycles (LIMIT_CYCLE). The shorter the tail, the closer the two ratios, the
+    more a call of the shape depends on the run's noise.
 
     A limit cycle with ``min ‖V‖`` bounded away from 0 contains no critical point:
     it is a spurious attractor (Hsieh, Mertikopoulos & Cevher), as extragradient
@@ -319,7 +333,8 @@ def detect_cycle(
       cycle_rtol: largest relative change of the mean size over whole periods
         between the two halves of the tail of a limit cycle.
       growth: factor by which the size must change between the first and last
-        thirds of the tail to call divergence or convergence without a period.
+        thirds of the tail to call a trend (growing: DIVERGED or SATURATING;
+        shrinking: CONVERGED) without a period.
       rtol: a tail size at most ``rtol`` times the run's largest is converged.
       critical_rtol: ``min ‖V‖ ≤ critical_rtol · max ‖V‖`` on the tail counts as
         reaching a critical point.
@@ -457,7 +472,9 @@ def detect_cycle(
             half = count // 2
             change = float(blocks[-half:].mean() / blocks[:half].mean())
             if change > 1 + cycle_rtol:
-                return report(Outcome.DIVERGED, period, error, amplitude)
+                steady = _grows_steadily(size, start, block)
+                outcome = Outcome.DIVERGED if steady else Outcome.SATURATING
+                return report(outcome, period, error, amplitude)
             if change < 1 / (1 + cycle_rtol):
                 return report(Outcome.CONVERGED, period, error, amplitude)
             return report(Outcome.LIMIT_CYCLE, period, error, amplitude)
@@ -465,7 +482,9 @@ def detect_cycle(
     third = max(1, size.shape[0] // 3)
     first, last = float(np.max(size[:third])), float(np.max(size[-third:]))
     if last > growth * first:
-        return report(Outcome.DIVERGED, amplitude=amplitude)
+        steady = _grows_steadily(size, start)
+        outcome = Outcome.DIVERGED if steady else Outcome.SATURATING
+        return report(outcome, amplitude=amplitude)
     if last * growth < first:
         return report(Outcome.CONVERGED, amplitude=amplitude)
     return report(Outcome.UNKNOWN, amplitude=amplitude)

@@ -20,6 +20,7 @@ from minimaxjax.diagnostics._flat import (
     is_float,
     unflatten,
 )
+from minimaxjax.rules import RULES, RuleSpec, evaluations_per_iteration
 
 
 def jacobian(field: Field, z: PyTree, *args: Any) -> jax.Array:
@@ -64,19 +65,6 @@ def jacobian(field: Field, z: PyTree, *args: Any) -> jax.Array:
         return flatten(jax.tree.leaves(value), dtype)
 
     return jax.jit(jax.jacfwd(flat_field))(flatten(leaves, dtype))
-
-
-def _count_evaluations(opt: optax.GradientTransformationExtraArgs, z: PyTree) -> int:
-    """Field evaluations one opaque-mode iteration makes (traced, not computed)."""
-    calls: list[int] = []
-
-    def counting(w: PyTree, phase: int) -> PyTree:
-        calls.append(phase)
-        return w
-
-    state = opt.init(z)
-    jax.eval_shape(lambda g, s, p: opt.update(g, s, p, field=counting), z, state, z)
-    return 1 + len(calls)
 
 
 def _one_iteration(
@@ -230,19 +218,8 @@ def update_map(
     return _reduce(matrix, num_params) if reduce else matrix
 
 
-_LINEAR_RULES = (
-    "gda",
-    "alternating_gda",
-    "proximal_point",
-    "extragradient",
-    "extragradient_plus",
-    "optimistic_gda",
-    "reflected_gda",
-)
-
-
 def linear_update_map(
-    rule: str,
+    rule: str | RuleSpec,
     jac: Any,
     learning_rate: float | Sequence[float],
     *,
@@ -271,10 +248,14 @@ def linear_update_map(
     ``√(1 − α² + α⁴)`` (EG), ``1/√(1 + α²)`` (exact PPM) and 1 (alternating GDA,
     ``α < 2``).
 
+    The maps come from the rule registry (:data:`minimaxjax.rules.RULES`), so a
+    user's rule registered with a ``linear_map`` is found by name too.
+
     Args:
-      rule: one of ``"gda"``, ``"alternating_gda"``, ``"proximal_point"``,
-        ``"extragradient"``, ``"extragradient_plus"``, ``"optimistic_gda"``,
-        ``"reflected_gda"`` (the names of the minimaxjax rules).
+      rule: the name of a registered rule with a closed-form map (``"gda"``,
+        ``"alternating_gda"``, ``"proximal_point"``, ``"extragradient"``,
+        ``"extragradient_plus"``, ``"optimistic_gda"``, ``"reflected_gda"``, or
+        a user's), or its :class:`~minimaxjax.rules.RuleSpec`.
       jac: the ``(d, d)`` Jacobian ``DV(z*)`` (:func:`jacobian`).
       learning_rate: α, or one step size per player (needs ``player_sizes``).
       player_sizes: the number of coordinates of each player, in order (needed
@@ -298,8 +279,13 @@ def linear_update_map(
       Networks*, ICLR 2019, https://arxiv.org/abs/1802.10551. Daskalakis &
       Panageas, NeurIPS 2018, https://arxiv.org/abs/1807.03907.
     """
-    if rule not in _LINEAR_RULES:
-        raise ValueError(f"rule must be one of {list(_LINEAR_RULES)}, got {rule!r}.")
+    spec = rule if isinstance(rule, RuleSpec) else RULES.get(rule)
+    if spec is None or spec.linear_map is None:
+        known = [name for name, r in RULES.items() if r.linear_map is not None]
+        raise ValueError(
+            f"rule must be one of the registered rules with a closed-form linear "
+            f"map, {known}, or its RuleSpec; got {rule!r}."
+        )
     J = np.asarray(jac, dtype=np.float64)
     if J.ndim != 2 or J.shape[0] != J.shape[1]:
         raise ValueError(f"jac must be a square 2-D matrix, got shape {J.shape}.")
@@ -325,39 +311,13 @@ def linear_update_map(
         rates = [float(cast(float, learning_rate))] * (len(sizes) if sizes else 1)
     diagonal = np.repeat(rates, sizes) if sizes else np.full(d, rates[0])
     A = diagonal[:, None] * J
-    eye = np.eye(d)
-    if rule == "gda":
-        return eye - A
-    if rule == "extragradient":
-        return eye - A + A @ A
-    if rule == "extragradient_plus":
-        return eye - update_ratio * A + update_ratio * (A @ A)
-    if rule == "proximal_point":
-        if inner_steps is None:
-            return np.linalg.solve(eye + A, eye)
-        if isinstance(inner_steps, bool) or inner_steps < 1:
-            raise ValueError(
-                f"inner_steps must be a positive int or None, got {inner_steps!r}."
-            )
-        total, power = eye.copy(), eye.copy()
-        for _ in range(inner_steps):
-            power = -A @ power
-            total = total + power
-        return total
-    if rule in ("optimistic_gda", "reflected_gda"):
-        return np.block([[eye - 2 * A, A], [eye, np.zeros((d, d))]])
-    # alternating_gda
-    if sizes is None:
+    if inner_steps is not None and (isinstance(inner_steps, bool) or inner_steps < 1):
         raise ValueError(
-            "alternating_gda needs player_sizes (the order in which players move)."
+            f"inner_steps must be a positive int or None, got {inner_steps!r}."
         )
-    M, start = eye, 0
-    for size, rate in zip(sizes, rates, strict=True):
-        E = np.zeros((d, d))
-        E[start : start + size, start : start + size] = np.eye(size)
-        M = (eye - rate * E @ J) @ M
-        start += size
-    return M
+    given = {"inner_steps": inner_steps, "update_ratio": update_ratio}
+    options = {k: v for k, v in given.items() if k in spec.options}
+    return np.asarray(spec.linear_map(A, sizes, **options), dtype=np.float64)
 
 
 def spectral_radius(matrix: Any) -> float:
@@ -533,7 +493,7 @@ def stability(
             for o in optimizers
         ]
     )
-    evaluations = _count_evaluations(optax.with_extra_args_support(optimizers[0]), z)
+    evaluations = evaluations_per_iteration(optimizers[0], z)
     return Stability(
         learning_rates=rates,
         spectral_radius=radii,
