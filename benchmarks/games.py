@@ -34,9 +34,11 @@ more evaluations than the budget does not count as converged. Constrained games
 hand their projection to the rule itself, so ``solve`` and the trajectories of the
 phase portraits run exactly the same iteration.
 
-Plots (PNG, in ``--out``): per game a phase portrait with each rule's trajectory
-from the literature's start (planar games) and the ‖V‖ curves from that start; a
-heatmap of the converged fractions; and the stability regions of the linear rules.
+Plots (in ``--out``; PNG at 150 dpi, or ``--format svg|pdf``): per game a phase
+portrait with each rule's trajectory from the literature's start (planar games)
+and the known spurious critical points, and the ‖V‖ curves from that start; a
+summary coloured by verdict with the converged fractions; and the stability
+regions of the linear rules.
 """
 
 from __future__ import annotations
@@ -492,6 +494,17 @@ def _fmt_point(z: PyTree) -> str:
 # Plots
 
 
+# Zeros of V other than z*, drawn on the phase portraits: the hyperbolas on which
+# the min player sits at a local maximum of its loss (Kamalaruban et al. 2020;
+# Hsieh, Mertikopoulos & Cevher 2021, https://arxiv.org/abs/2006.09065).
+SPURIOUS_CRITICAL_SETS: dict[str, dict[str, Callable[[Any, Any], Any]]] = {
+    "weird_saddle": {"spurious critical points xy = ½": lambda x, y: x * y - 0.5},
+    "escaping_trap": {"spurious critical points xω = ½": lambda x, y: x * y - 0.5},
+}
+FORMATS = ("png", "svg", "pdf")
+DPI = 150  # PNG resolution; SVG and PDF are vector graphics
+
+
 def _plot_bounds(game: zoo.Game) -> Any:
     if game.bounds is not None:
         return game.bounds
@@ -499,7 +512,21 @@ def _plot_bounds(game: zoo.Game) -> Any:
     return ((lo[0], hi[0]), (lo[1], hi[1]))
 
 
-def plot_game(game: zoo.Game, results: Sequence[Result], out: Path) -> list[Path]:
+def _squeezed(traces: dict[str, np.ndarray], steps: dict[str, np.ndarray]) -> bool:
+    """Whether the fastest run stops within a tenth of the evaluations of the
+    longest, so that a linear axis squeezes it against the left edge."""
+    ends = []
+    for label, trace in traces.items():
+        x = steps.get(label, np.arange(1, trace.shape[0] + 1))
+        finite = np.isfinite(trace)
+        if finite.any():
+            ends.append(float(x[finite][-1]))
+    return len(ends) > 1 and min(ends) < 0.1 * max(ends)
+
+
+def plot_game(
+    game: zoo.Game, results: Sequence[Result], out: Path, fmt: str = "png"
+) -> list[Path]:
     """The phase portrait (planar games) and convergence curves of one game."""
     import matplotlib.pyplot as plt
 
@@ -517,11 +544,12 @@ def plot_game(game: zoo.Game, results: Sequence[Result], out: Path) -> list[Path
             paths,
             bounds=_plot_bounds(game),
             solution=game.solution,
+            critical_sets=SPURIOUS_CRITICAL_SETS.get(game.name),
             z_like=game.init,
             title=f"{game.name}: trajectories from {_fmt_point(game.init)}",
         )
         fig.set_size_inches(10.0, 7.0)
-        written.append(_save(fig, out / f"{game.name}_phase.png"))
+        written.append(_save(fig, out / f"{game.name}_phase.{fmt}"))
         plt.close(fig)
     traces, steps = {}, {}
     for r in results:
@@ -538,18 +566,22 @@ def plot_game(game: zoo.Game, results: Sequence[Result], out: Path) -> list[Path
         traces,
         steps=steps,
         tol=TOL,
+        xscale="log" if _squeezed(traces, steps) else "linear",
         title=f"{game.name}: ‖V‖ from {_fmt_point(game.init)} at each rule's best step",
     )
     fig.set_size_inches(8.0, 5.0)
-    written.append(_save(fig, out / f"{game.name}_convergence.png"))
+    written.append(_save(fig, out / f"{game.name}_convergence.{fmt}"))
     plt.close(fig)
     return written
 
 
 def plot_summary(
-    results: dict[str, list[Result]], rules: Sequence[str], out: Path
+    results: dict[str, list[Result]],
+    rules: Sequence[str],
+    out: Path,
+    fmt: str = "png",
 ) -> Path:
-    """A heatmap of the converged fraction of every rule on every game."""
+    """Every rule on every game, coloured by verdict, with the converged fraction."""
     import matplotlib.pyplot as plt
 
     from minimaxjax import plotting
@@ -557,25 +589,28 @@ def plot_summary(
     games = list(results)
     values = np.full((len(rules), len(games)), np.nan)
     notes = [["" for _ in games] for _ in rules]
+    verdicts = [["" for _ in games] for _ in rules]
     for j, game in enumerate(games):
         for r in results[game]:
             i = rules.index(r.rule)
             values[i, j] = r.fraction
             notes[i][j] = f"{r.fraction:.0%}\n{r.verdict}"
+            verdicts[i][j] = r.verdict
     fig = plotting.heatmap(
         values,
         list(rules),
         games,
         annotations=notes,
-        colorbar_label="fraction of starts converged (best step)",
+        outcomes=verdicts,
+        colorbar_label="verdict\n(% of starts converged\nat the best step)",
         title="Which rule solves which game",
     )
-    path = _save(fig, out / "summary.png")
+    path = _save(fig, out / f"summary.{fmt}")
     plt.close(fig)
     return path
 
 
-def plot_stability(out: Path) -> Path:
+def plot_stability(out: Path, fmt: str = "png") -> Path:
     """The stability regions of the rules with a closed-form linearisation."""
     import matplotlib.pyplot as plt
 
@@ -588,19 +623,21 @@ def plot_stability(out: Path) -> Path:
             "extragradient",
             "extragradient_plus",
             "optimistic_gda",
+            "reflected_gda",
             "proximal_point",
         ],
         inner_steps=INNER_STEPS,
         update_ratio=UPDATE_RATIO,
         title="Stable step sizes: h = α·eig(DV(z*)) inside the region",
     )
-    path = _save(fig, out / "stability_regions.png")
+    path = _save(fig, out / f"stability_regions.{fmt}")
     plt.close(fig)
     return path
 
 
 def _save(fig: Any, path: Path) -> Path:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    """Write ``fig`` in the format its suffix names (PNG at ``DPI``)."""
+    fig.savefig(path, format=path.suffix[1:], dpi=DPI, bbox_inches="tight")
     return path
 
 
@@ -656,7 +693,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--out",
         type=Path,
         default=Path("benchmark_results"),
-        help="folder for the PNG plots (default: benchmark_results)",
+        help="folder for the plots (default: benchmark_results)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="png",
+        help=f"file format of the plots (default: png, at {DPI} dpi)",
     )
     parser.add_argument(
         "--jobs",
@@ -756,13 +799,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         file=sys.stdout,
                     )
                     sys.stdout.flush()
-                    written += plot_game(_game(game), results[game], out)
+                    written += plot_game(_game(game), results[game], out, args.format)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    written.append(plot_summary(results, list(config.rules), out))
+    written.append(plot_summary(results, list(config.rules), out, args.format))
     if config.stability_plot:
-        written.append(plot_stability(out))
+        written.append(plot_stability(out, args.format))
 
     rules = all_rules()
     notes = [f"{name}: {rules[name].note}" for name in config.rules if rules[name].note]
