@@ -445,6 +445,96 @@ def test_detect_cycle_on_bilinear(x64):
     assert 0.8 < report.field_norm_min < report.field_norm_max < 1.25
 
 
+def extra_adam_on_xy(alpha, z0, num_iterations, b1=0.9, b2=0.999, eps=1e-8):
+    """A float64 reference of ExtraAdam on Φ = xy, V(x, y) = (y, −x), in plain Python.
+
+    Adam (Kingma & Ba 2015) with bias corrections, its moments and count advancing
+    at both evaluations; both phases step from z^k (Gidel et al. 2019).
+    """
+    z, m, v, count = list(z0), [0.0, 0.0], [0.0, 0.0], 0
+
+    def adam(g):
+        nonlocal count
+        count += 1
+        step = []
+        for i in range(2):
+            m[i] = b1 * m[i] + (1 - b1) * g[i]
+            v[i] = b2 * v[i] + (1 - b2) * g[i] ** 2
+            m_hat, v_hat = m[i] / (1 - b1**count), v[i] / (1 - b2**count)
+            step.append(alpha * m_hat / (math.sqrt(v_hat) + eps))
+        return step
+
+    path = [tuple(z)]
+    for _ in range(num_iterations):
+        s = adam((z[1], -z[0]))
+        w = (z[0] - s[0], z[1] - s[1])
+        s = adam((w[1], -w[0]))
+        z = [z[0] - s[0], z[1] - s[1]]
+        path.append(tuple(z))
+    return np.array(path)
+
+
+@pytest.mark.standard_promotion  # optax's Adam is not strict-promotion clean
+def test_extra_adam_on_bilinear_is_a_bounded_orbit_not_a_divergence(x64):
+    game, alpha = mmx.games.bilinear(), 0.02
+    reference = extra_adam_on_xy(alpha, (1.0, 1.0), 10_000)
+    radius = np.hypot(reference[:, 0], reference[:, 1])
+    # The reference grows over the first thousand iterations, ever more slowly ...
+    assert radius[1000] > 1.1 * radius[500]
+    assert radius[1000] / radius[750] < radius[750] / radius[500]
+    # ... and then stays on an orbit around z* = 0, of radius about 185 α.
+    assert radius[10_000] < 1.02 * radius[5000]
+    assert 180 * alpha < radius[10_000] < 190 * alpha
+    turn = np.unwrap(np.arctan2(reference[:, 1], reference[:, 0]))
+    period = 2 * np.pi * 5000 / abs(turn[-1] - turn[-5001])
+
+    run = dg.trajectory(game.field, game.init, mmx.extra_adam(alpha), 10_000)
+    np.testing.assert_allclose(flat(run.iterates).reshape(2, -1).T, reference, 1e-9)
+
+    # 2000 field evaluations (the benchmark's budget): still growing, never called
+    # diverged, also with the benchmark's 10 % trend threshold.
+    short = mmx.solve(game.field, game.init, mmx.extra_adam(alpha), 2000)
+    assert dg.detect_cycle(short).outcome is dg.Outcome.UNKNOWN  # < 1.5x growth
+    assert dg.detect_cycle(short, growth=1.1).outcome is dg.Outcome.SATURATING
+    first = dg.Trajectory(
+        jax.tree.map(lambda a: a[:1001], run.iterates), run.field_norm[:1001]
+    )
+    assert dg.detect_cycle(first, growth=1.1).outcome is dg.Outcome.SATURATING
+    # 5000 iterations: the orbit is periodic but its size still creeps up.
+    middle = dg.Trajectory(
+        jax.tree.map(lambda a: a[:5001], run.iterates), run.field_norm[:5001]
+    )
+    assert dg.detect_cycle(middle).outcome is dg.Outcome.SATURATING
+
+    # 20 000 evaluations: on the orbit, a cycle of the reference's period without
+    # a critical point.
+    report = dg.detect_cycle(run)
+    assert report.outcome is dg.Outcome.LIMIT_CYCLE and report.is_spurious
+    assert report.period == pytest.approx(period, rel=0.01)
+    long = mmx.solve(game.field, game.init, mmx.extra_adam(alpha), 20_000)
+    from_trace = dg.detect_cycle(long, growth=1.1)
+    assert from_trace.outcome is dg.Outcome.LIMIT_CYCLE
+    # Rotating z by 90° maps V(z) = Jz and Adam's per-coordinate steps to
+    # themselves, so the orbit is symmetric under it: ‖z‖ repeats every quarter.
+    assert from_trace.period == pytest.approx(period / 4, rel=0.02)
+    assert from_trace.field_norm_max == pytest.approx(radius[5000:].max(), rel=1e-6)
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.3])
+def test_gda_on_bilinear_is_called_diverged(x64, alpha):
+    # On Φ = xy the radius grows by exactly √(1 + α²) per iteration (at α = 0.3 it
+    # overflows before 20 000 iterations: solve then reports a divergence).
+    V, z0 = mmx.field(bilinear), pair(1.0, 1.0)
+    run = dg.trajectory(V, z0, mmx.gda(alpha), 2000)
+    expected = math.sqrt(2) * (1 + alpha**2) ** (np.arange(2001) / 2)
+    np.testing.assert_allclose(run.field_norm, expected, rtol=1e-9)
+    assert dg.detect_cycle(run).outcome is dg.Outcome.DIVERGED
+    for evaluations in (2000, 20_000):
+        sol = mmx.solve(V, z0, mmx.gda(alpha), evaluations)
+        for growth in (1.1, 1.5):
+            assert dg.detect_cycle(sol, growth=growth).outcome is dg.Outcome.DIVERGED
+
+
 def test_forsaken_extragradient_with_step_one_over_l_is_a_spurious_limit_cycle(x64):
     z_star = forsaken_solution()
     np.testing.assert_allclose(z_star, [0.078027, 0.411934], atol=1e-6)
@@ -507,6 +597,20 @@ def test_detect_cycle_on_synthetic_signals():
     assert dg.detect_cycle(spiral_out).outcome is dg.Outcome.DIVERGED
     spiral_in = circle * (0.998**t)[:, None]
     assert dg.detect_cycle(spiral_in).outcome is dg.Outcome.CONVERGED
+    # Growth at a rate per iteration that decays (like 1/k for √k, faster when
+    # levelling off) is not a divergence seen: saturating, with or without a
+    # period. Exponential growth is, even when it grows less over the tail.
+    half = len(t) // 2
+    slow = 1.0002**t
+    assert dg.detect_cycle(circle * slow[:, None]).outcome is dg.Outcome.DIVERGED
+    assert dg.detect_cycle(slow, growth=1.1).outcome is dg.Outcome.DIVERGED
+    for radius in (np.sqrt(1 + t), 3 - 2 * np.exp(-t / 2000)):
+        assert radius[-1] / radius[half] > 1.2
+        assert dg.detect_cycle(circle * radius[:, None]).outcome is (
+            dg.Outcome.SATURATING
+        )
+        assert dg.detect_cycle(radius, growth=1.1).outcome is dg.Outcome.SATURATING
+    assert slow[-1] / slow[half] < np.sqrt(1 + t[-1]) / np.sqrt(1 + t[half])
 
     chaos = np.empty(3000)
     chaos[0] = 0.3

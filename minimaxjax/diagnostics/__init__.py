@@ -7,9 +7,10 @@ Three questions a user asks when a minimax run misbehaves, each answered here:
   own code; :func:`linear_update_map`, from the closed forms) and read the spectral
   radius (:func:`stability`).
 * **What did the run end on?** :func:`detect_cycle` tells a converged run from a
-  diverged one and from a limit cycle, with its period and amplitude, and says
-  whether the attractor holds a critical point at all (the spurious attractors of
-  Hsieh, Mertikopoulos & Cevher, ICML 2021).
+  diverged one (growing exponentially), from one still growing ever more slowly
+  towards a bounded orbit (saturating) and from a limit cycle, with its period and
+  amplitude, and says whether the attractor holds a critical point at all (the
+  spurious attractors of Hsieh, Mertikopoulos & Cevher, ICML 2021).
 * **What problem class is this?** :func:`lipschitz_estimate` and
   :func:`weak_minty_rho` sample ``L`` and the weak-MVI constant ``ρ`` on a box.
 
