@@ -78,6 +78,7 @@ _OUTCOME_COLORS = types.MappingProxyType(
         "limit cycle": "#56B4E9",
         "cycle": "#56B4E9",
         "bounded": "#0072B2",
+        "saturating": "#E69F00",
         "slow": "#F0E442",
         "diverged": "#D55E00",
     }
@@ -966,10 +967,10 @@ def heatmap(
 
     With ``outcomes`` the cells are coloured by what the runs ended on instead of
     by value, one colour per outcome: converged green, spurious (converged, but not
-    to the solution) purple, limit cycle light blue, bounded blue, slow yellow,
-    diverged orange-red, and grey for unknown outcomes and any name not listed
-    (so an outcome added later never breaks the picture). A legend of the outcomes
-    shown replaces the colour bar.
+    to the solution) purple, limit cycle light blue, bounded blue, saturating
+    orange, slow yellow, diverged vermilion, and grey for unknown outcomes and any
+    name not listed (so an outcome added later never breaks the picture). A legend
+    of the outcomes shown replaces the colour bar.
 
     Args:
       values: a ``(rows, columns)`` array (NaN cells are left blank).

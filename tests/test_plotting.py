@@ -353,21 +353,22 @@ def cell_colors(fig):
 
 
 def test_heatmap_colours_cells_by_outcome():
+    Outcome = mmx.diagnostics.Outcome
     outcomes = [
-        ["converged", "spurious", mmx.diagnostics.Outcome.LIMIT_CYCLE],
-        ["slow", "diverged", "bounded"],
-        [mmx.diagnostics.Outcome.UNKNOWN, "unclear", "an outcome added later"],
+        ["converged", "spurious", Outcome.LIMIT_CYCLE, "bounded", Outcome.SATURATING],
+        ["slow", "diverged", Outcome.UNKNOWN, "unclear", "an outcome added later"],
     ]
-    values = np.ones((3, 3))
-    fig = plotting.heatmap(values, ["a", "b", "c"], ["x", "y", "z"], outcomes=outcomes)
+    fig = plotting.heatmap(
+        np.ones((2, 5)), ["a", "b"], list("vwxyz"), outcomes=outcomes
+    )
     colors = cell_colors(fig)
-    # Converged, spurious, cycle, slow, diverged and bounded all differ, though
-    # converged and spurious have the same value.
-    named = [colors[0, 0], colors[0, 1], colors[0, 2], *colors[1]]
-    assert len({tuple(c) for c in named}) == 6
+    # Converged, spurious, cycle, bounded, saturating, slow and diverged all
+    # differ, though converged and spurious have the same value.
+    named = [*colors[0], *colors[1, :2]]
+    assert len({tuple(c) for c in named}) == 7
     # Unknown outcomes, old or new, are one neutral grey.
-    grey = colors[2, 0]
-    assert np.allclose(colors[2, 1], grey) and np.allclose(colors[2, 2], grey)
+    grey = colors[1, 2]
+    assert np.allclose(colors[1, 3], grey) and np.allclose(colors[1, 4], grey)
     assert np.ptp(grey) == 0
     assert np.allclose(colors[0, 0], to_rgb(plotting._OUTCOME_COLORS["converged"]))
     assert len(fig.axes) == 1  # a legend instead of the colour bar
@@ -376,6 +377,7 @@ def test_heatmap_colours_cells_by_outcome():
         "spurious",
         "limit cycle",
         "bounded",
+        "saturating",
         "slow",
         "diverged",
         "unknown",
