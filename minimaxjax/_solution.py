@@ -4,12 +4,13 @@ import enum
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
 from minimaxjax._types import PyTree
 
-__all__ = ["Solution", "Status", "status_message"]
+__all__ = ["Solution", "Status", "recorded_trace", "status_message"]
 
 
 class Status(enum.IntEnum):
@@ -34,19 +35,19 @@ _MESSAGES = {
 
 def status_message(code: Any) -> Any:
     """The readable message of a status code, or of each code in an array of them
-    (the status of a vmapped :func:`solve`).
+        (the status of a vmapped :func:`solve`).
 
-    Returns:
-      A ``str`` for a scalar code; for an array, a NumPy array of ``str`` of the
-      same shape.
+        Returns:
+          A ``str`` for a scalar code; for an array, a NumPy array of ``str`` of the
+          same shape.
 
-    Example:
-      >>> import numpy as np
-      >>> import minimaxjax as mmx
-      >>> mmx.status_message(mmx.Status.CONVERGED)
-      'converged: ‖V(z)‖ <= tol'
-      >>> mmx.status_message(np.array([0, 2]))[1][:8]
-      'diverged'
+        Example:
+          >>> import numpy as np
+          >>> import minimaxjax as mmx
+          >>> mmx.status_message(mmx.Status.CONVERGED)
+          'converged: ‖V(z)‖ <= tol'
+          >>> mmx.status_message(np.array([0, 2]))[1][:8]
+          'diverged'
     """
     codes = np.asarray(code)
     if codes.ndim == 0:
@@ -78,3 +79,40 @@ class Solution(NamedTuple):
     status: jax.Array
     trace: dict[str, Any]
     stats: dict[str, jax.Array]
+
+
+def recorded_trace(
+    norms: jax.Array,
+    ends: jax.Array,
+    saved: Any,
+    z0: PyTree,
+    end: Any,
+    num_steps: int,
+    save_every: int | None,
+) -> dict[str, Any]:
+    """A run's :attr:`Solution.trace` from what its loop recorded.
+
+    ``norms`` holds ‖V‖ per evaluation (per iteration and phase, flattened),
+    ``ends[i]`` the evaluations used when iteration ``i`` ended, ``saved`` the
+    committed iterate after each iteration, ``end`` the run's last carry (its
+    ``evaluations`` and ``iterations``). The trace is padded to ``num_steps``
+    and NaN after the stop; ``iterates`` holds the iterate reached after every
+    ``save_every`` evaluations.
+    """
+    flat = norms.reshape(-1)
+    padding = jnp.full((num_steps - flat.shape[0],), jnp.nan, flat.dtype)
+    used = jnp.arange(num_steps, dtype=jnp.int32) < end.evaluations
+    trace = {"field_norm": jnp.where(used, jnp.concatenate([flat, padding]), jnp.nan)}
+    if save_every is None:
+        return trace
+    marks = save_every * jnp.arange(num_steps // save_every + 1, dtype=jnp.int32)
+    done = jnp.searchsorted(ends, marks, "right")  # iterations ended by each mark
+
+    def pick(first: jax.Array, rows: jax.Array) -> jax.Array:
+        rows = jnp.concatenate([first[None].astype(rows.dtype), rows])
+        picked = rows[jnp.minimum(done, rows.shape[0] - 1)]
+        after = (done > end.iterations).reshape(-1, *[1] * first.ndim)
+        return jnp.where(after, jnp.nan, picked)
+
+    trace["iterates"] = jax.tree.map(pick, z0, saved)
+    return trace

@@ -5,12 +5,12 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-from minimaxjax._solution import Solution, Status
+from minimaxjax._solution import Solution, Status, recorded_trace
 from minimaxjax._tree import (
     check_field_output,
+    check_positive_int,
     strong,
     tree_all_finite,
     tree_cond,
@@ -26,17 +26,6 @@ from minimaxjax.rules._protocol import (
 )
 
 __all__ = ["solve"]
-
-
-def _positive_int(value: Any, argument: str, meaning: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"{argument} must be a positive int ({meaning}), got {value!r} of type "
-            f"{type(value).__name__}."
-        )
-    if value < 1:
-        raise ValueError(f"{argument} must be a positive int ({meaning}), got {value}.")
-    return int(value)
 
 
 def solve(
@@ -117,9 +106,9 @@ def solve(
             "optimizer must be an optax GradientTransformation (e.g. "
             f"mmx.extragradient(0.1)), got {type(optimizer).__name__}."
         )
-    num_steps = _positive_int(num_steps, "num_steps", "a budget of field evaluations")
+    num_steps = check_positive_int(num_steps, "num_steps", "a budget of evaluations")
     if save_every is not None:
-        save_every = _positive_int(save_every, "save_every", "field evaluations")
+        save_every = check_positive_int(save_every, "save_every", "evaluations")
     if tol is not None and not tol >= 0:
         raise ValueError(f"tol must be None or a non-negative float, got {tol!r}.")
     tol_array = None if tol is None else jnp.asarray(tol, jnp.float32)
@@ -192,7 +181,9 @@ def _solve(
                 checked, start, keys, num_iterations, saving
             )
         ends = per_iteration * jnp.arange(1, num_iterations + 1, dtype=jnp.int32)
-    return _pack(end, norms, ends, saved, z0, num_steps, save_every)
+    trace = recorded_trace(norms, ends, saved, z0, end, num_steps, save_every)
+    stats = {"num_evaluations": end.evaluations, "num_iterations": end.iterations}
+    return Solution(iterate(end.params, end.state), end.state, end.status, trace, stats)
 
 
 def _caller(
@@ -212,14 +203,6 @@ def _caller(
         "drop them before solve.",
     )
     return call
-
-
-def _inexact(tree: PyTree) -> list[jax.Array]:
-    return [
-        x
-        for x in jax.tree.leaves(tree)
-        if jnp.issubdtype(jnp.result_type(x), jnp.inexact)
-    ]
 
 
 def _iteration(
@@ -261,7 +244,7 @@ def _iteration(
                 "must make the same field calls at every iteration, or count them "
                 "in a state implementing minimaxjax.rules.CountsEvaluations."
             )
-        finite.append(tree_all_finite(_inexact((new_params, new_state))))
+        finite.append(tree_all_finite((new_params, new_state)))
         return new_params, new_state, jnp.stack(norms), jnp.all(jnp.stack(finite))
 
     return step
@@ -351,8 +334,8 @@ def _run_then_replay(
     (params, state), (norms, saved) = jax.lax.scan(
         body, (start.params, start.state), keys, length=length
     )
-    clean = tree_all_finite([*_inexact((params, state)), norms])
-    evaluations = jnp.asarray(norms.size // length * length, jnp.int32)
+    clean = tree_all_finite((params, state, norms))
+    evaluations = jnp.asarray(norms.size, jnp.int32)
     ran = _Carry(params, state, start.status, evaluations, start.iterations + length)
 
     def running(loop: tuple[_Carry, jax.Array]) -> jax.Array:
@@ -398,8 +381,8 @@ def _run_counted(
             saved = jax.tree.map(lambda b, v: b.at[index].set(v), saved, point)
         return carry, index + 1, norms, ends, saved
 
-    dtype = jnp.result_type(*_inexact(start.params))
-    norms = jnp.full((num_steps,), jnp.nan, jnp.promote_types(dtype, jnp.float32))
+    dtype = jax.eval_shape(tree_norm, start.params).dtype
+    norms = jnp.full((num_steps,), jnp.nan, dtype)
     # Iterations that never ran end after the budget: search_sorted skips them.
     ends = jnp.full((num_steps,), num_steps + 1, jnp.int32)
     saved = None
@@ -412,41 +395,6 @@ def _run_counted(
     )
     owner = jnp.searchsorted(ends, jnp.arange(num_steps, dtype=jnp.int32), "right")
     return end, norms[jnp.minimum(owner, num_steps - 1)], ends, saved
-
-
-def _pack(
-    end: _Carry,
-    norms: jax.Array,
-    ends: jax.Array,
-    saved: Any,
-    z0: PyTree,
-    num_steps: int,
-    save_every: int | None,
-) -> Solution:
-    """The Solution: the trace padded to ``num_steps``, NaN after the stop."""
-    flat = norms.reshape(-1)
-    padding = jnp.full((num_steps - flat.shape[0],), jnp.nan, flat.dtype)
-    flat = jnp.concatenate([flat, padding])
-    used = jnp.arange(num_steps, dtype=jnp.int32) < end.evaluations
-    trace: dict[str, Any] = {"field_norm": jnp.where(used, flat, jnp.nan)}
-    if save_every is not None:
-        marks = save_every * jnp.arange(num_steps // save_every + 1, dtype=jnp.int32)
-        done = jnp.searchsorted(ends, marks, "right")  # iterations ended by each
-
-        def pick(first: jax.Array, rows: jax.Array) -> jax.Array:
-            rows = jnp.concatenate([first[None].astype(rows.dtype), rows])
-            picked = rows[jnp.minimum(done, rows.shape[0] - 1)]
-            after = (done > end.iterations).reshape(-1, *[1] * first.ndim)
-            return jnp.where(after, jnp.nan, picked)
-
-        trace["iterates"] = jax.tree.map(pick, z0, saved)
-    return Solution(
-        params=iterate(end.params, end.state),
-        state=end.state,
-        status=end.status,
-        trace=trace,
-        stats={"num_evaluations": end.evaluations, "num_iterations": end.iterations},
-    )
 
 
 _solve_jit = jax.jit(_solve, static_argnums=(0, 1, 2, 3, 4))

@@ -1,13 +1,12 @@
 """Small pytree helpers shared across the library (private)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-PyTree = Any
+from minimaxjax._types import PyTree
 
 
 def tree_square_sums(tree: PyTree) -> list[jax.Array]:
@@ -33,12 +32,23 @@ def tree_norm(tree: PyTree) -> jax.Array:
 
 
 def tree_all_finite(tree: PyTree) -> jax.Array:
-    """Whether every entry of every leaf is finite (a scalar bool)."""
-    leaves = jax.tree.leaves(tree)
+    """Whether every entry of every floating-point leaf is finite (a scalar bool;
+    integer leaves such as step counts are finite by construction)."""
     result = jnp.array(True)
-    for x in leaves:
-        result = result & jnp.all(jnp.isfinite(x))
+    for x in jax.tree.leaves(tree):
+        if jnp.issubdtype(jnp.result_type(x), jnp.inexact):
+            result = result & jnp.all(jnp.isfinite(x))
     return result
+
+
+def check_positive_int(value: Any, argument: str, meaning: str = "") -> int:
+    """``value`` as an int, or a TypeError/ValueError naming ``argument``."""
+    need = f"a positive int{f' ({meaning})' if meaning else ''}"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{argument} must be {need}, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{argument} must be {need} (>= 1), got {value}.")
+    return int(value)
 
 
 def tree_select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:

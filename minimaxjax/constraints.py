@@ -7,15 +7,13 @@ top-level child of ``z`` (weight clipping of a WGAN critic is ``box(-c, c,
 player=1)``).
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable
 from typing import Any
 
 import jax
 import optax
 
-from minimaxjax._tree import PyTree, players, replace_player
+from minimaxjax._tree import players, replace_player
+from minimaxjax._types import Projection, PyTree
 
 __all__ = [
     "box",
@@ -26,8 +24,6 @@ __all__ = [
     "on_player",
     "simplex",
 ]
-
-Projection = Callable[[PyTree], PyTree]
 
 
 def on_player(player: Any, projection: Projection) -> Projection:

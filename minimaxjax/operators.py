@@ -5,17 +5,14 @@ optimizer applied to ``V`` moves every player along its own descent direction, s
 ``optax.sgd(α)`` on ``V`` *is* simultaneous gradient descent–ascent.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
 
-from minimaxjax._tree import PyTree, players, replace_player
-
-Field = Callable[..., Any]
+from minimaxjax._tree import players, replace_player
+from minimaxjax._types import Field, PyTree
 
 __all__ = ["Field", "field", "game_field", "jacobian_operator_norm"]
 

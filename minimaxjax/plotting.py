@@ -28,6 +28,7 @@ import numpy as np
 from minimaxjax import diagnostics
 from minimaxjax._tree import players
 from minimaxjax._types import Field, PyTree
+from minimaxjax.rules import RULES
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -45,18 +46,6 @@ Bounds = Any  # (lo, hi) for a square, or ((x_lo, x_hi), (y_lo, y_hi))
 CriticalSet = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``f(x, y)`` on NumPy grids whose zero set is a curve of critical points."""
 
-# Field evaluations per iteration of the rules with a closed-form linearisation:
-# an extrapolation step costs one more (Korpelevich 1976; Diakonikolas, Daskalakis
-# & Jordan 2021 for EG+); optimistic GDA reuses the last evaluation (Popov 1980)
-# and reflected GDA makes one, at the reflected point (Malitsky 2015). Alternating
-# GDA makes one per player, proximal point K.
-_EVALUATIONS = {
-    "gda": 1,
-    "extragradient": 2,
-    "extragradient_plus": 2,
-    "optimistic_gda": 1,
-    "reflected_gda": 1,
-}
 _DEFAULT_RULES = ("gda", "extragradient", "optimistic_gda", "proximal_point")
 
 # Two curves whose drawn points differ by at most this fraction of the axis span
@@ -577,7 +566,7 @@ def convergence(
 
 def _rule_names(rules: Sequence[str]) -> list[str]:
     names = [rules] if isinstance(rules, str) else list(rules)
-    known = ("alternating_gda", "proximal_point", *_EVALUATIONS)
+    known = [name for name, spec in RULES.items() if spec.linear_map is not None]
     for name in names:
         if name not in known:
             raise ValueError(
@@ -882,8 +871,10 @@ def step_size_stability(
             [_rate(name, jac, a, sizes, inner_steps, update_ratio) for a in alphas]
         )
         if per_evaluation:
-            count = {"alternating_gda": len(sizes), "proximal_point": inner_steps or 1}
-            rho = rho ** (1.0 / count.get(name, _EVALUATIONS.get(name, 1)))
+            options = {"inner_steps": inner_steps or 1, "update_ratio": update_ratio}
+            spec = RULES[name]
+            given = {k: v for k, v in options.items() if k in spec.options}
+            rho = rho ** (1.0 / spec.evaluations(z_star, **given))
         rates.append(rho)
     forms = {
         name: np.asarray(form(alphas), dtype=float)

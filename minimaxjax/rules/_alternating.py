@@ -1,7 +1,5 @@
 """Alternating (Gauss–Seidel) updates: players move one after another."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 

@@ -1,8 +1,6 @@
 """The anchored multi-phase wrapper behind extragradient, EG+, proximal point and
 ExtraAdam."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -11,17 +9,16 @@ import jax.numpy as jnp
 import optax
 
 from minimaxjax._tree import (
-    PyTree,
+    check_positive_int,
     strong,
     tree_axpy,
     tree_scale,
     tree_select,
     tree_sub,
 )
+from minimaxjax._types import Projection, PyTree
 
 __all__ = ["ExtraState", "extra"]
-
-Projection = Callable[[PyTree], PyTree]
 
 
 class ExtraState(NamedTuple):
@@ -45,12 +42,8 @@ class ExtraState(NamedTuple):
         return tree_select(self.phase == 0, params, self.anchor)
 
 
-def _check_positive_int(value: Any, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, jnp.integer)):
-        raise TypeError(f"{argument} must be a positive int, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{argument} must be a positive int (>= 1), got {value}.")
-    return int(value)
+# The rules' modules check their int arguments alike.
+_check_positive_int = check_positive_int
 
 
 def extra(

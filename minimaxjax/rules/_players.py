@@ -1,7 +1,5 @@
 """Per-player optimizers and per-player (two-timescale) learning rates."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, cast
 

@@ -24,7 +24,7 @@ right names suffice), so a rule written outside the library works with ``solve``
 ``iterate`` and the diagnostics like the library's own.
 """
 
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import jax
 import optax
@@ -63,10 +63,7 @@ class CountsEvaluations(Protocol):
         ...
 
 
-P = TypeVar("P")
-
-
-def find_states(state: optax.OptState, protocol: type[P]) -> list[P]:
+def find_states(state: optax.OptState, protocol: type) -> list[Any]:
     """The sub-states of ``state`` (itself included) that implement ``protocol``,
     in ``jax.tree`` order."""
 

@@ -1,18 +1,15 @@
 """Reflected forward–backward splitting around any optax optimizer."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import optax
 
-from minimaxjax._tree import PyTree, strong, tree_sub
+from minimaxjax._tree import strong, tree_sub
+from minimaxjax._types import Projection, PyTree
 
 __all__ = ["ReflectedState", "projected", "reflected"]
-
-Projection = Callable[[PyTree], PyTree]
 
 
 class ReflectedState(NamedTuple):
