@@ -36,6 +36,55 @@ def test_hand_written_loops_follow_the_rules(rule, game):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
 
 
+def _forsaken_starts():
+    """N(0, I) starts, as in the benchmark, and three chosen ones: ``(1e8, 0)``,
+    where ``V`` itself overflows (``x⁵ = 1e40`` > float32's 3.4e38), ``(1e5, 0)``,
+    where ``V`` is finite (1e25) but its square is not (Adam's second moment),
+    and ``(3, 0)``, two orders of magnitude past where a step of 0.1 stops
+    contracting (``0.1·x⁴ > 2``)."""
+    x, y = overhead.normal_starts(61)
+    chosen = jnp.asarray([1e8, 1e5, 3.0], jnp.float32)
+    return jnp.concatenate([chosen, x]), jnp.concatenate([jnp.zeros(3), y])
+
+
+@pytest.mark.parametrize("rule", [pytest.param(r, marks=_marks(r)) for r in RULES])
+def test_guarded_loops_keep_the_last_finite_iterate_as_solve_does(rule):
+    """On the unconstrained Forsaken game, where some starts overflow, the guarded
+    loop stops where ``solve`` does: the same starts stop, at the same last finite
+    iterate, with the same trace up to the stop and NaN after it."""
+    field, num_steps = mmx.games.forsaken().field, 100
+    z0 = _forsaken_starts()
+    hand = overhead.baseline(rule, guarded=True)
+    z, norms, stopped = jax.jit(jax.vmap(lambda z0: hand(field, z0, num_steps)))(z0)
+    sol = jax.vmap(lambda z0: mmx.solve(field, z0, overhead.rules()[rule], num_steps))(
+        z0
+    )
+    # Closed form: at (1e8, 0) the first field value overflows, so every rule
+    # stops at once, at z0, with a non-finite first norm and NaN after the first
+    # iteration (whose other evaluations are recorded, as solve counts them).
+    assert stopped[0] and float(z[0][0]) == 1e8 and float(z[1][0]) == 0.0
+    assert not np.isfinite(norms[0, 0]) and np.all(np.isnan(norms[0, 5:]))
+    # Some starts run the whole budget, finite.
+    finite_runs = np.all(np.isfinite(norms), axis=1)
+    assert finite_runs.any() and np.array_equal(finite_runs, ~stopped)
+    np.testing.assert_array_equal(stopped, sol.status == mmx.Status.DIVERGED)
+    for got, want in zip(jax.tree.leaves(sol.params), jax.tree.leaves(z), strict=True):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+    # NaN and inf at the same entries (assert_allclose compares them as equal).
+    np.testing.assert_allclose(sol.trace["field_norm"], norms, rtol=2e-5, atol=1e-6)
+
+
+def test_plain_loops_end_in_nan_where_guarded_ones_stop():
+    """Why the Forsaken workload needs the guarded baseline: a plain loop carries
+    the overflow to the end."""
+    field = mmx.games.forsaken().field
+    z0 = (jnp.float32(3.0), jnp.float32(0.0))
+    z, norms = overhead.baseline("gda")(field, z0, 100)
+    assert not np.isfinite(norms[-1]) and not np.isfinite(z[0])
+    z, norms, stopped = overhead.baseline("gda", guarded=True)(field, z0, 100)
+    assert stopped and np.isfinite(z[0]) and np.isnan(norms[-1])
+
+
 def test_hand_written_loops_need_whole_iterations():
     hand = overhead.baseline("extragradient")
     field = overhead.quadratic_2d()
@@ -109,6 +158,34 @@ def test_quick_run_prints_every_rule_and_the_summary(capsys):
     # The check column: solve's trace matches the hand-written one.
     assert all(float(line.split()[-1]) < 1e-4 for line in rows)
     assert "geometric mean" in out and "A/A control" in out
+
+
+@pytest.mark.standard_promotion
+def test_quick_forsaken_run_counts_the_diverged_starts(capsys):
+    overhead.main(
+        [
+            "--quick",
+            "--repeats",
+            "1",
+            "--games",
+            "forsaken",
+            "--rules",
+            "gda,extra_adam",
+        ]
+    )
+    out = capsys.readouterr().out
+    rows = {
+        line.split()[4]: line.split()
+        for line in out.splitlines()
+        if line.startswith("Forsaken x256 vmap")
+    }
+    assert list(rows) == ["gda", "extra_adam"]
+    # GDA with step 0.1 overflows from |x| above about (2/0.1)^(1/4) = 2.1, which
+    # some of 256 N(0, I) starts exceed; Adam's steps are bounded by its step size.
+    assert float(rows["gda"][-2].rstrip("%")) > 0
+    assert rows["extra_adam"][-2] == "0.0%"
+    # The check column: solve's trace matches the guarded loop's, NaN included.
+    assert all(float(row[-1]) < 1e-4 for row in rows.values())
 
 
 @pytest.mark.standard_promotion
