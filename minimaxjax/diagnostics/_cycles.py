@@ -111,17 +111,21 @@ class Outcome(str, enum.Enum):
     CONVERGED = "converged"
     """The motion (or ‖V‖) died out: the run settled on a point."""
     DIVERGED = "diverged"
-    """Non-finite values, or a size growing over the tail at a steady rate per
-    iteration: exponentially, as a run repelled by an unstable point grows (GDA on
-    ``Φ = xy``, by ``√(1 + α²)`` per iteration), or faster."""
+    """Non-finite values, or a size growing over the tail like a divergence: at a
+    steady rate per iteration (exponentially, as a run repelled by an unstable
+    point: GDA on ``Φ = xy`` grows by ``√(1 + α²)`` per iteration), or at least as
+    fast as ``k^power`` (√k by default; ExtraAdam escaping a repelling linear
+    field at a near-constant speed). Growth alone is never called a divergence
+    for a run known to be ``bounded``."""
     SATURATING = "saturating"
-    """Not seen to diverge: the size grows over the tail, but ever more slowly, its
-    rate per iteration decaying like a power law's ``k^p`` or faster, not steady
-    like an exponential's. A run settling onto a bounded orbit from inside looks
-    like this until it gets there (ExtraAdam on a bilinear game grows like √k for
-    its first thousand iterations, then stays on an orbit); so does unbounded
-    power-law growth. Run longer to tell them apart: the orbit, once reached,
-    reads as LIMIT_CYCLE (or UNKNOWN, if it does not close)."""
+    """Not seen to diverge: the size grows over the tail, but slower than
+    ``k^power`` (√k by default) and ever more slowly per iteration, not at an
+    exponential's steady rate; or it grows at all in a run known to be
+    ``bounded``. A run settling onto a bounded orbit looks like this until it gets
+    there: ExtraAdam on ``Φ = xᵀAy`` grows like ``k^0.4`` for its first thousand
+    iterations, then stays on an orbit. Slow unbounded growth would look the same;
+    run longer to tell them apart: the orbit, once reached, reads as LIMIT_CYCLE
+    (or UNKNOWN if it does not close)."""
     LIMIT_CYCLE = "limit cycle"
     """Bounded, periodic (returns close to itself after ``period`` steps), neither
     growing nor shrinking over the tail."""
@@ -230,17 +234,20 @@ def _solution_trace(solution: Solution) -> np.ndarray:
     return trace[::stride]
 
 
-def _grows_steadily(size: np.ndarray, offset: int, block: int = 1) -> bool:
-    """Whether a growing size grows like an exponential rather than ever more slowly.
+def _divergence_seen(
+    size: np.ndarray, offset: int, power: float, block: int = 1
+) -> bool:
+    """Whether a growing size grows like a divergence: steadily, or fast enough.
 
-    ``size[t]`` is the size at iteration ``k = offset + t``. Averaged over ``block``
-    samples (one period: the oscillation along an orbit cancels), the series is cut
-    into thirds, and the rise of the mean log-size from the middle to the last third
-    (``d₂``) is compared with its rise from the first to the middle third (``d₁``).
-    An exponential rises equally (``d₂ = d₁``); a power law ``k^p`` by the ratio
-    ``r`` of the rises of mean ``log k`` over the same thirds (about 0.8 for the
-    last half of a run); a size levelling off, by less. Steady means closer to the
-    exponential: ``d₂ > 0`` and ``d₂ ≥ ½(1 + r) d₁``.
+    ``size[t]`` is the size at iteration ``k = offset + 1 + t``. Averaged over
+    ``block`` samples (one period: the oscillation along an orbit cancels), the
+    series is cut into thirds, and the rise of the mean log-size from the middle to
+    the last third (``d₂``) is compared with its rise from the first to the middle
+    third (``d₁``). An exponential rises equally (``d₂ = d₁``); a power law ``k^p``
+    by the ratio ``r`` of the rises of mean ``log k`` over the same thirds (about
+    0.8 for the last half of a run); a size levelling off, by less. Seen: closer
+    to the exponential (``d₂ > 0`` and ``d₂ ≥ ½(1 + r) d₁``), or a log-log slope
+    (least squares of ``log size`` on ``log k``) of at least ``power``.
     """
     k = offset + 1.0 + np.arange(size.shape[0])
     if block > 1:
@@ -249,13 +256,15 @@ def _grows_steadily(size: np.ndarray, offset: int, block: int = 1) -> bool:
     n = size.shape[0] // 3
     if n == 0:  # too short to see a shape: the growth is all there is
         return True
-    # The last 3n samples, as three rows: mean log-size and mean log k per third.
     log_size = np.log(np.maximum(size, np.finfo(np.float64).tiny))
+    slope = float(np.polyfit(np.log(k), log_size, 1)[0])
+    # The last 3n samples, as three rows: mean log-size and mean log k per third.
     level = log_size[size.shape[0] - 3 * n :].reshape(3, n).mean(axis=1)
     clock = np.log(k[k.shape[0] - 3 * n :]).reshape(3, n).mean(axis=1)
     power_ratio = (clock[2] - clock[1]) / (clock[1] - clock[0])
     early, late = level[1] - level[0], level[2] - level[1]
-    return bool(late > 0 and late >= 0.5 * (1 + power_ratio) * early)
+    steady = late > 0 and late >= 0.5 * (1 + power_ratio) * early
+    return bool(steady or slope >= power)
 
 
 def detect_cycle(
@@ -267,6 +276,8 @@ def detect_cycle(
     return_tol: float = 0.1,
     cycle_rtol: float = 0.05,
     growth: float = 1.5,
+    power: float = 0.5,
+    bounded: bool = False,
     rtol: float = 1e-6,
     critical_rtol: float = 1e-2,
 ) -> CycleReport:
@@ -295,25 +306,26 @@ def detect_cycle(
       (growing or shrinking instead: an outward or inward spiral);
     * a size growing over the tail (by more than ``cycle_rtol`` over whole
       periods, or ``growth`` between its first and last thirds without a period)
-      → DIVERGED if it grows at a steady rate per iteration, SATURATING if ever
-      more slowly. With ``L_1, L_2, L_3`` the mean of ``log s`` over the thirds of
-      the tail (after averaging over one period) and ``ℓ_1, ℓ_2, ℓ_3`` the mean
-      of ``log k`` over the same iterations ``k``, the growth is steady when
+      → DIVERGED if the growth looks like a divergence, SATURATING otherwise.
+      With ``s`` averaged over one period, ``L_1, L_2, L_3`` the mean of
+      ``log s`` over the thirds of the tail and ``ℓ_1, ℓ_2, ℓ_3`` the mean of
+      ``log k`` over the same iterations ``k``, it does when the growth is steady,
 
       .. math::
 
           L_3 − L_2 > 0, \qquad
           \frac{L_3 − L_2}{L_2 − L_1} \;\ge\; \frac12\Bigl(1 +
-          \frac{ℓ_3 − ℓ_2}{ℓ_2 − ℓ_1}\Bigr),
+          \frac{ℓ_3 − ℓ_2}{ℓ_2 − ℓ_1}\Bigr)
 
-      closer to an exponential (ratio 1) than to a power law ``k^p`` (the ratio of
-      the ``ℓ``, about 0.8 for ``tail = 0.5``);
+      (closer to an exponential, ratio 1, than to a power law, the ratio of the
+      ``ℓ``: about 0.8 for ``tail = 0.5``), or when the least-squares slope of
+      ``log s`` on ``log k`` over the tail is at least ``power``;
     * anything else → UNKNOWN.
 
     A divergence is thus only called when seen: a run drawn to a bounded orbit
-    from inside grows ever more slowly until it reaches it (SATURATING), then
-    cycles (LIMIT_CYCLE). The shorter the tail, the closer the two ratios, the
-    more a call of the shape depends on the run's noise.
+    from inside grows slower and slower until it reaches it (SATURATING), then
+    cycles (LIMIT_CYCLE). No finite run proves a bound; the shorter the tail, the
+    closer the two ratios and the more a call depends on the run's noise.
 
     A limit cycle with ``min ‖V‖`` bounded away from 0 contains no critical point:
     it is a spurious attractor (Hsieh, Mertikopoulos & Cevher), as extragradient
@@ -335,6 +347,12 @@ def detect_cycle(
       growth: factor by which the size must change between the first and last
         thirds of the tail to call a trend (growing: DIVERGED or SATURATING;
         shrinking: CONVERGED) without a period.
+      power: the smallest log-log slope of a growth that is not steady (not
+        exponential) still called DIVERGED; slower growth is SATURATING.
+      bounded: the run cannot leave a bounded set (it is projected on a box or a
+        simplex, as the constrained games of :mod:`minimaxjax.games` are): a
+        growing size is then SATURATING, however it grows (the approach to a
+        limit cycle around an unstable point starts exponentially).
       rtol: a tail size at most ``rtol`` times the run's largest is converged.
       critical_rtol: ``min ‖V‖ ≤ critical_rtol · max ‖V‖`` on the tail counts as
         reaching a critical point.
@@ -363,6 +381,8 @@ def detect_cycle(
         raise ValueError(f"tail must be a fraction in (0, 1], got {tail!r}.")
     if growth <= 1:
         raise ValueError(f"growth must be greater than 1, got {growth!r}.")
+    if not power > 0:
+        raise ValueError(f"power must be positive, got {power!r}.")
     if field is not None:
         check_callable(field, "field")
 
@@ -472,8 +492,8 @@ def detect_cycle(
             half = count // 2
             change = float(blocks[-half:].mean() / blocks[:half].mean())
             if change > 1 + cycle_rtol:
-                steady = _grows_steadily(size, start, block)
-                outcome = Outcome.DIVERGED if steady else Outcome.SATURATING
+                seen = not bounded and _divergence_seen(size, start, power, block)
+                outcome = Outcome.DIVERGED if seen else Outcome.SATURATING
                 return report(outcome, period, error, amplitude)
             if change < 1 / (1 + cycle_rtol):
                 return report(Outcome.CONVERGED, period, error, amplitude)
@@ -482,8 +502,8 @@ def detect_cycle(
     third = max(1, size.shape[0] // 3)
     first, last = float(np.max(size[:third])), float(np.max(size[-third:]))
     if last > growth * first:
-        steady = _grows_steadily(size, start)
-        outcome = Outcome.DIVERGED if steady else Outcome.SATURATING
+        seen = not bounded and _divergence_seen(size, start, power)
+        outcome = Outcome.DIVERGED if seen else Outcome.SATURATING
         return report(outcome, amplitude=amplitude)
     if last * growth < first:
         return report(Outcome.CONVERGED, amplitude=amplitude)
