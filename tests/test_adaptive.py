@@ -64,7 +64,8 @@ def test_forsaken_lipschitz_constant_is_the_published_one():
 
 
 def test_adaptive_eg_plus_converges_on_forsaken_with_solve():
-    sol = mmx.solve(V, forsaken_start(), ADAPTIVE, 500, tol=TOL)  # ≤ 500 iterations
+    # num_steps counts field evaluations, about 3 per iteration here.
+    sol = mmx.solve(V, forsaken_start(), ADAPTIVE, 2000, tol=TOL)
     assert int(sol.status) == mmx.Status.CONVERGED
     iterations = int(sol.stats["num_iterations"])
     assert iterations < 500
@@ -77,10 +78,14 @@ def test_adaptive_eg_plus_converges_on_forsaken_with_solve():
     assert int(sol.stats["num_evaluations"]) == (
         iterations + 1 + int(sol.state.num_evaluations)
     )
-    # The trace holds one entry per iteration for adaptive rules.
+    # The trace holds one entry per evaluation, each iteration's ‖V(z^k)‖
+    # standing for all its evaluations, and NaN after the stop.
     trace = np.asarray(sol.trace["field_norm"])
-    assert np.all(np.isfinite(trace[: iterations + 1]))
-    assert trace[iterations] <= TOL < trace[iterations - 1]
+    used = int(sol.stats["num_evaluations"])
+    assert trace.shape == (2000,)
+    assert np.all(np.isnan(trace[used:]))
+    assert trace[used - 1] <= TOL
+    assert np.all(trace[: used - 1] > TOL)
 
 
 def test_adaptive_eg_plus_converges_on_forsaken_in_a_hand_loop():
@@ -187,7 +192,7 @@ def test_adaptive_rejects_out_of_range_hyperparameters(argument, value):
 def test_adaptive_jit_and_vmap_over_starts():
     xs = jnp.array([1.0, -1.2, 0.5, 1.4, -0.3, 0.9])
     ys = jnp.array([-0.8, 1.0, -1.3, 1.4, 0.2, 0.9])
-    run = jax.jit(jax.vmap(lambda z: mmx.solve(V, z, ADAPTIVE, 500, tol=TOL)))
+    run = jax.jit(jax.vmap(lambda z: mmx.solve(V, z, ADAPTIVE, 2000, tol=TOL)))
     batched = run((xs, ys))
     run((xs[::-1], ys[::-1]))
     assert run._cache_size() == 1
@@ -199,7 +204,7 @@ def test_adaptive_jit_and_vmap_over_starts():
         np.asarray(batched.params[1]), PUBLISHED_SOLUTION[1], atol=1e-2
     )
     # The same run alone (rounding may differ along a ~300-step trajectory).
-    single = mmx.solve(V, (xs[2], ys[2]), ADAPTIVE, 500, tol=TOL)
+    single = mmx.solve(V, (xs[2], ys[2]), ADAPTIVE, 2000, tol=TOL)
     assert int(single.status) == mmx.Status.CONVERGED
     np.testing.assert_allclose(
         [float(batched.params[0][2]), float(batched.params[1][2])],
@@ -251,6 +256,142 @@ def test_adaptive_keeps_bfloat16():
     assert all(bool(jnp.isfinite(u)) for u in jax.tree.leaves(updates))
 
 
+# ---------------------------------------------------------------------- rho
+
+# On Φ = xy, V(z) = Jz with J² = −I: ‖DV‖ = 1, so γ_k = ν (the linesearch
+# accepts it), H z − H z̄ = γV(z̄) = γ(Jz + γz) and z − z̄ = γJz, whence
+# α_k = σ_k/γ + 1/(1 + γ²) and z^{k+1} = (1 − α_kγ²)z − α_kγJz, a contraction of
+# ‖z‖ = ‖V(z)‖ by q = √((1 − αγ²)² + (αγ)²) per iteration.
+NU = 0.99  # lipschitz_fraction, the default
+S = 0.99  # sigma_fraction, the default
+
+
+def rotation_ratio(rho):
+    """α_k on Φ = xy: σ_k/γ + 1/(1 + γ²) with γ = ν, σ_k = max(ρ, −sγ/2)."""
+    sigma = -S * NU / 2 if rho is None else max(rho, -S * NU / 2)
+    return sigma / NU + 1 / (1 + NU**2)
+
+
+def rotation_iterations(rho, start_norm, tol):
+    """The least k with q^k ‖V(z⁰)‖ ≤ tol."""
+    alpha = rotation_ratio(rho)
+    q = np.hypot(1 - alpha * NU**2, alpha * NU)
+    return int(np.ceil(np.log(start_norm / tol) / -np.log(q)))
+
+
+@pytest.mark.parametrize("rho", [None, 0.0], ids=["conservative", "monotone"])
+def test_rho_zero_takes_the_monotone_steps_on_the_bilinear_game(x64, rho):
+    game = mmx.games.bilinear()
+    assert game.weak_mvi_rho == 0.0
+    tol = 1e-6
+    start_norm = float(np.hypot(*[float(v) for v in game.field(game.init)]))
+    expected = rotation_iterations(rho, start_norm, tol)
+    # 3 evaluations per iteration here (V(z^k), the linearisation, one trial);
+    # solve stops when less than one worst-case iteration (33) is left.
+    budget = 3 * expected + 40
+    opt = mmx.adaptive_extragradient_plus(rho=rho)
+    sol = mmx.solve(game.field, game.init, opt, budget, tol=tol)
+    assert int(sol.status) == mmx.Status.CONVERGED
+    iterations = int(sol.stats["num_iterations"])
+    assert iterations == expected
+    assert float(np.hypot(*[float(v) for v in game.field(sol.params)])) < tol
+    if rho == 0.0:
+        assert iterations <= 100
+    else:  # the conservative σ_k = −0.99γ_k/2 crawls: α_k ≈ 0.01
+        assert iterations > 1000
+
+
+@pytest.mark.parametrize("rho", [None, 0.25, 0.0, -0.3, -0.49, -10.0])
+def test_rho_sets_the_relaxation_and_is_clipped_at_minus_s_gamma_over_two(x64, rho):
+    """α_k from one update on Φ = xy against the closed form: ρ itself down to
+    −sγ/2 = −0.49005, the conservative choice below (−0.49 is just above)."""
+    game = mmx.games.bilinear()
+    opt = mmx.adaptive_extragradient_plus(rho=rho)
+    z = game.init
+    _, state = opt.update(
+        game.field(z), opt.init(z), z, field=lambda w, p: game.field(w)
+    )
+    np.testing.assert_allclose(float(state.learning_rate), NU, rtol=1e-12)
+    np.testing.assert_allclose(
+        float(state.update_ratio), rotation_ratio(rho), rtol=1e-12
+    )
+
+
+def test_rho_below_minus_s_gamma_over_two_is_the_conservative_rule():
+    """Clipped: a ρ far below −sγ_k/2 runs exactly as no ρ at all."""
+    runs = [
+        mmx.solve(V, forsaken_start(), make, 60)
+        for make in (
+            ADAPTIVE,
+            mmx.adaptive_extragradient_plus(projection=BOX, rho=-1e3),
+        )
+    ]
+    for a, b in zip(runs[0].params, runs[1].params, strict=True):
+        assert float(a) == float(b)
+
+
+def test_forsaken_still_escapes_the_cycle_with_its_rho():
+    game = mmx.games.forsaken()
+    rho = game.weak_mvi_rho
+    assert rho < -1.5  # the infimum on the box
+    opt = mmx.adaptive_extragradient_plus(projection=BOX, rho=rho)
+    sol = mmx.solve(V, forsaken_start(), opt, 2000, tol=TOL)
+    assert int(sol.status) == mmx.Status.CONVERGED
+    assert float(field_norm(sol.params)) < TOL
+    np.testing.assert_allclose(
+        [float(v) for v in sol.params], PUBLISHED_SOLUTION, atol=5e-3
+    )
+    # σ_k = max(ρ, −0.99γ_k/2) is the conservative choice while γ_k < −2ρ/0.99
+    # ≈ 3.07, i.e. while ‖DV(z^k)‖ > 0.32: the same run as without ρ.
+    plain = mmx.solve(V, forsaken_start(), ADAPTIVE, 2000, tol=TOL)
+    assert int(sol.stats["num_iterations"]) == int(plain.stats["num_iterations"])
+    np.testing.assert_allclose(
+        [float(v) for v in sol.params], [float(v) for v in plain.params], rtol=1e-6
+    )
+
+
+def test_rho_under_inject_hyperparams_is_traced():
+    game = mmx.games.bilinear()
+    opt = optax.inject_hyperparams(
+        mmx.adaptive_extragradient_plus,
+        static_args=("power_iterations", "max_backtracks"),
+    )(rho=0.0)
+    z = game.init
+    step = jax.jit(
+        lambda z, s: opt.update(game.field(z), s, z, field=lambda w, p: game.field(w))
+    )
+    _, state = step(z, opt.init(z))
+    np.testing.assert_allclose(
+        float(state.inner_state.update_ratio), rotation_ratio(0.0), rtol=1e-5
+    )
+
+
+BAD_RHOS = [
+    (float("nan"), ValueError),
+    (float("inf"), ValueError),
+    (-float("inf"), ValueError),
+    ("0.0", TypeError),
+    (True, TypeError),
+    (1j, TypeError),
+    (np.array([0.0, 1.0]), TypeError),
+]
+
+
+@pytest.mark.parametrize(("rho", "error"), BAD_RHOS)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rho: mmx.adaptive_extragradient_plus(rho=rho),
+        lambda rho: mmx.stochastic_extragradient_plus(0.5, 0.5, rho=rho),
+        lambda rho: mmx.bias_corrected_extragradient_plus(0.5, 0.5, rho=rho),
+    ],
+    ids=["adaptive", "seg_plus", "bc_seg_plus"],
+)
+def test_a_bad_rho_is_rejected(make, rho, error):
+    with pytest.raises(error, match="rho"):
+        make(rho)
+
+
 # ------------------------------------------------------------- constraints
 
 # Φ = ½(x − 2)² + xy − ½(y + 3)² is strongly monotone; on the box [−1, 1]² its
@@ -261,16 +402,26 @@ UNIT_BOX = mmx.constraints.box(-1.0, 1.0)
 
 
 @pytest.mark.parametrize(
-    "make",
+    ("make", "num_steps"),
     [
-        lambda: mmx.adaptive_extragradient_plus(projection=UNIT_BOX),
-        lambda: mmx.stochastic_extragradient_plus(0.3, 0.5, projection=UNIT_BOX),
-        lambda: mmx.bias_corrected_extragradient_plus(0.3, 0.5, projection=UNIT_BOX),
+        # About 3 evaluations per iteration, 3000 iterations.
+        (lambda: mmx.adaptive_extragradient_plus(projection=UNIT_BOX), 9000),
+        (
+            lambda: mmx.stochastic_extragradient_plus(0.3, 0.5, projection=UNIT_BOX),
+            3000,
+        ),
+        (
+            lambda: mmx.bias_corrected_extragradient_plus(
+                0.3, 0.5, projection=UNIT_BOX
+            ),
+            3000,
+        ),
     ],
     ids=["adaptive", "seg_plus", "bc_seg_plus"],
 )
-def test_projection_finds_the_constrained_solution(make):
-    sol = mmx.solve(V_CONSTRAINED, (jnp.array(0.0), jnp.array(0.5)), make(), 3000)
+def test_projection_finds_the_constrained_solution(make, num_steps):
+    z0 = (jnp.array(0.0), jnp.array(0.5))
+    sol = mmx.solve(V_CONSTRAINED, z0, make(), num_steps)
     np.testing.assert_allclose([float(v) for v in sol.params], [1.0, -1.0], atol=1e-5)
 
 
@@ -452,6 +603,40 @@ def test_stochastic_rules_need_the_field_and_a_fixed_scalar_step(make):
         make((0.5, 0.1), 0.5)
     with pytest.raises(ValueError, match="update_ratio"):
         make(GAMMA, -0.5)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        mmx.stochastic_extragradient_plus,
+        mmx.bias_corrected_extragradient_plus,
+    ],
+    ids=["seg_plus", "bc_seg_plus"],
+)
+def test_stochastic_rules_check_the_step_against_rho(make):
+    """ρ only constrains the fixed step, γ > −2ρ; it leaves the update alone."""
+    rho = MU / (1 + MU**2)  # the weak-Minty constant of V_WEAK
+    with pytest.raises(ValueError, match="learning_rate"):
+        make(-2 * rho, 0.5, rho=rho)  # γ = −2ρ, on the boundary
+    with pytest.raises(ValueError, match="learning_rate"):
+        make(0.1, 0.5, rho=-0.1)
+    make(0.1, 0.5, rho=0.0)  # monotone: any γ > 0
+    evaluations = 2 if make is mmx.stochastic_extragradient_plus else 3
+    with_rho, without = (
+        mmx.solve(V_WEAK, weak_start(), opt, evaluations * 20)
+        for opt in (make(GAMMA, diminishing, rho=rho), make(GAMMA, diminishing))
+    )
+    for a, b in zip(with_rho.params, without.params, strict=True):
+        assert float(a) == float(b)
+    # Traced under inject_hyperparams: no check, and the rule still runs.
+    injected = optax.inject_hyperparams(make)(
+        learning_rate=GAMMA, update_ratio=0.5, rho=rho
+    )
+    z = weak_start()
+    updates, _ = jax.jit(
+        lambda z, s: injected.update(V_WEAK(z), s, z, field=lambda w, p: V_WEAK(w))
+    )(z, injected.init(z))
+    assert all(bool(jnp.isfinite(u)) for u in jax.tree.leaves(updates))
 
 
 @pytest.mark.parametrize(
