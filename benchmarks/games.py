@@ -22,15 +22,19 @@ iteration (two evaluations) is charged twice what a GDA iteration is, and stops 
   Otherwise :func:`minimaxjax.diagnostics.detect_cycle` reads the ‖V‖ trace of
   the literature's start at every step size: *cycle* if it finds a limit cycle
   (bounded, periodic, ‖V‖ bounded away from 0) at some step size, *diverged* if
-  at least half the step sizes diverge (non-finite, or ‖V‖ growing), *slow* if
-  ‖V‖ is still shrinking at some step size when the budget runs out, *unclear*
-  otherwise.
+  at least half the step sizes diverge (non-finite, or ‖V‖ growing exponentially
+  or at least like √k), *slow* if ‖V‖ is still shrinking at some step size when
+  the budget runs out, *saturating* if ‖V‖ grows ever more slowly at some step
+  size, not seen to diverge (ExtraAdam's bounded orbit on the bilinear game; a
+  projected game's iterates are bounded, so its growth is never divergence),
+  *unclear* otherwise.
 
-The adaptive rule (``adaptive_extragradient_plus``) has no step size; it runs in
-``solve``'s iteration-counting mode with a third of the budget as iterations, and
-its column reports the field evaluations it used (its power iterations on the
-linearised field are Jacobian–vector products, not counted); a run that used
-more evaluations than the budget does not count as converged. Constrained games
+The adaptive rule (``adaptive_extragradient_plus``) has no step size; it gets the
+same budget of field evaluations as the others (``solve`` stops it before an
+iteration could exceed it; its power iterations on the linearised field are
+Jacobian–vector products, not counted) and the game's weak-Minty bound ``ρ``
+(``Game.weak_mvi_rho``: 0 for monotone games, which lets it take the long steps
+the conservative default forgoes). Constrained games
 hand their projection to the rule itself, so ``solve`` and the trajectories of the
 phase portraits run exactly the same iteration.
 
@@ -71,7 +75,6 @@ Projection = Callable[[PyTree], PyTree] | None
 TOL = 1e-6
 INNER_STEPS = 5  # proximal point: fixed-point steps per iteration
 UPDATE_RATIO = 0.5  # EG+: the second step as a fraction of the first
-ADAPTIVE_EVALUATIONS = 3  # budget / this = iterations of the adaptive rule
 PORTRAIT_ITERATIONS = 300  # iterations drawn in the phase portraits
 AT_SOLUTION = 1e-2  # a converged run ending this close to z* found the solution
 
@@ -80,51 +83,62 @@ AT_SOLUTION = 1e-2  # a converged run ending this close to z* found the solution
 # Rules
 
 
-def _alternating(lr: Any, projection: Projection) -> optax.GradientTransformation:
-    rule = mmx.alternating_gda(lr)
-    return rule if projection is None else mmx.projected(rule, projection)
-
-
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    """A rule as the benchmark builds it: ``build(step_size, projection)``."""
+    """A rule as the benchmark builds it for a game: ``build(step_size, game)``."""
 
     name: str
-    build: Callable[[Any, Projection], optax.GradientTransformation]
+    build: Callable[[Any, zoo.Game], optax.GradientTransformation]
     note: str = ""
     adaptive: bool = False  # picks its own steps: no step-size grid
 
 
+# The registry's options this benchmark runs with, and the note its table prints.
+OPTIONS = {
+    "proximal_point": (
+        {"inner_steps": INNER_STEPS},
+        f"{INNER_STEPS} fixed-point steps",
+    ),
+    "extragradient_plus": ({"update_ratio": UPDATE_RATIO}, f"β={UPDATE_RATIO}"),
+    "extra_adam": ({}, "b1=0.9, b2=0.999"),
+}
+
+
+def _registered(spec: mmx.rules.RuleSpec) -> Rule:
+    options, note = OPTIONS.get(spec.name, ({}, ""))
+
+    def build(lr: Any, game: zoo.Game) -> optax.GradientTransformation:
+        if spec.name == "alternating_gda":  # players move in turn: project each move
+            rule = spec.build(lr, **options)
+            return (
+                rule
+                if game.projection is None
+                else mmx.projected(rule, game.projection)
+            )
+        return spec.build(lr, projection=game.projection, **options)
+
+    return Rule(spec.name, build, note)
+
+
+def _adaptive(lr: Any, game: zoo.Game) -> optax.GradientTransformation:
+    # The game's weak-Minty bound lets the rule take longer steps where it is
+    # monotone (ρ = 0); None keeps the conservative default.
+    return mmx.adaptive_extragradient_plus(
+        projection=game.projection, rho=game.weak_mvi_rho
+    )
+
+
 def all_rules() -> dict[str, Rule]:
-    """The rules compared, by name."""
-    rules = [
-        Rule("gda", lambda lr, p: mmx.gda(lr, projection=p)),
-        Rule("alternating_gda", _alternating),
-        Rule(
-            "proximal_point",
-            lambda lr, p: mmx.proximal_point(lr, INNER_STEPS, projection=p),
-            note=f"{INNER_STEPS} fixed-point steps per iteration",
-        ),
-        Rule("extragradient", lambda lr, p: mmx.extragradient(lr, projection=p)),
-        Rule(
-            "extragradient_plus",
-            lambda lr, p: mmx.extragradient_plus(lr, UPDATE_RATIO, projection=p),
-            note=f"update_ratio={UPDATE_RATIO}",
-        ),
-        Rule("optimistic_gda", lambda lr, p: mmx.optimistic_gda(lr, projection=p)),
-        Rule("reflected_gda", lambda lr, p: mmx.reflected_gda(lr, p)),
-        Rule(
-            "extra_adam",
-            lambda lr, p: mmx.extra_adam(lr, projection=p),
-            note="b1=0.9, b2=0.999",
-        ),
+    """The registered rules and the adaptive one, by name."""
+    rules = [_registered(spec) for spec in mmx.rules.RULES.values()]
+    rules.append(
         Rule(
             "adaptive_extragradient_plus",
-            lambda lr, p: mmx.adaptive_extragradient_plus(projection=p),
-            note="curvature EG+, no step size; evaluations reported as used",
+            _adaptive,
+            note="curvature EG+ with the game's ρ; no step size",
             adaptive=True,
-        ),
-    ]
+        )
+    )
     return {rule.name: rule for rule in rules}
 
 
@@ -195,12 +209,13 @@ class Result:
     status: np.ndarray  # (S, N) int
     evaluations: np.ndarray  # (S, N) field evaluations used
     iterations: np.ndarray  # (S, N) iterations made
-    field_norm: np.ndarray  # (S, N, T) ‖V‖ per evaluation (per iteration: adaptive)
+    field_norm: np.ndarray  # (S, N, T) ‖V‖ per evaluation
     distance: np.ndarray  # (S, N) ‖z_final − z*‖ (NaN when the game has no z*)
     trajectories: np.ndarray | None  # (S, I + 1, 2) iterates from the start, planar
     per_iteration: int  # field evaluations per iteration (1 for the adaptive rule)
     budget: int  # field evaluations each run was given
     seconds: float = 0.0
+    projected: bool = False  # the game's constraint set bounds every iterate
     # Filled by summarise():
     best: int = 0
     fraction: float = 0.0
@@ -272,10 +287,9 @@ def run(game: zoo.Game, rule: Rule, config: Config) -> Result:
     tic = time.perf_counter()
     if rule.adaptive:
         fractions = np.array([math.nan])
-        num_steps = max(1, config.budget // ADAPTIVE_EVALUATIONS)
     else:
         fractions = np.asarray(config.step_fractions, dtype=float)
-        num_steps = config.budget
+    num_steps = config.budget
     lipschitz = float(game.lipschitz or 1.0)
     step_sizes = fractions / lipschitz
     starts = sample_starts(game, config.num_starts, config.seed)
@@ -284,9 +298,7 @@ def run(game: zoo.Game, rule: Rule, config: Config) -> Result:
     dtype = jnp.result_type(jax.tree.leaves(game.init)[0])
 
     def solve_one(z0: PyTree, lr: jax.Array) -> tuple[jax.Array, ...]:
-        sol = mmx.solve(
-            game.field, z0, rule.build(lr, game.projection), num_steps, tol=TOL
-        )
+        sol = mmx.solve(game.field, z0, rule.build(lr, game), num_steps, tol=TOL)
         if game.solution is None:
             distance = jnp.full([], jnp.nan)
         else:
@@ -309,17 +321,19 @@ def run(game: zoo.Game, rule: Rule, config: Config) -> Result:
         )
 
     # One iteration of the rule costs this many evaluations (1 for the adaptive
-    # rule, whose budget already counts iterations).
+    # rule: its trajectory and trace are recorded per evaluation).
     per_iteration = (
         1
         if rule.adaptive
-        else _evaluations_per_iteration(rule.build(step_sizes[0], None), game)
+        else mmx.rules.evaluations_per_iteration(
+            rule.build(step_sizes[0], game), game.init
+        )
     )
     num_iterations = min(PORTRAIT_ITERATIONS, max(1, num_steps // per_iteration))
 
     def trajectory(lr: jax.Array) -> PyTree:
         path = diagnostics.trajectory(
-            game.field, game.init, rule.build(lr, game.projection), num_iterations
+            game.field, game.init, rule.build(lr, game), num_iterations
         )
         return jnp.stack([jnp.ravel(x) for x in path.iterates], axis=-1).reshape(
             num_iterations + 1, 2
@@ -340,6 +354,7 @@ def run(game: zoo.Game, rule: Rule, config: Config) -> Result:
     )
     shape = (num_sizes, num_starts)
     return Result(
+        projected=game.projection is not None,
         game=game.name,
         rule=rule.name,
         adaptive=rule.adaptive,
@@ -357,34 +372,13 @@ def run(game: zoo.Game, rule: Rule, config: Config) -> Result:
     )
 
 
-def _evaluations_per_iteration(
-    optimizer: optax.GradientTransformation, game: zoo.Game
-) -> int:
-    opt = optax.with_extra_args_support(optimizer)
-    calls: list[int] = []
-
-    def counting(w: PyTree, phase: int) -> PyTree:
-        calls.append(phase)
-        return game.field(w)
-
-    z = game.init
-    jax.eval_shape(
-        lambda g, s, p: opt.update(g, s, p, field=counting), z, opt.init(z), z
-    )
-    return 1 + len(calls)
-
-
 # --------------------------------------------------------------------------------
 # Summaries
 
 
 def summarise(result: Result) -> Result:
     """Pick the best step size and a verdict (see the module docstring)."""
-    # The adaptive rule's budget counts iterations; a run that needed more field
-    # evaluations than the others were given does not count as converged.
-    converged = (result.status == mmx.Status.CONVERGED) & (
-        result.evaluations <= result.budget
-    )
+    converged = result.status == mmx.Status.CONVERGED
     fractions = converged.mean(axis=1)
     with np.errstate(all="ignore"):
         used = np.where(converged, result.evaluations, np.nan).astype(float)
@@ -419,12 +413,17 @@ def _outcome(result: Result, step: int) -> diagnostics.Outcome:
     """What the run from the literature's start at one step size ended on."""
     if result.status[step, 0] == mmx.Status.DIVERGED:
         return diagnostics.Outcome.DIVERGED
-    # ‖V‖ at the committed iterates: the first evaluation of every iteration.
+    # ‖V‖ at the committed iterates: the first evaluation of every iteration (the
+    # adaptive rule's trace repeats each iteration's ‖V(z^k)‖ for its evaluations).
     trace = result.field_norm[step, 0][:: result.per_iteration]
+    if result.adaptive:
+        trace = trace[np.r_[True, trace[1:] != trace[:-1]]]
     try:
         # A 10 % change of the size across the tail calls a trend (the default
         # 50 % misses GDA's slow spiral on Φ = xy with small steps).
-        return diagnostics.detect_cycle(trace, growth=1.1).outcome
+        return diagnostics.detect_cycle(
+            trace, growth=1.1, bounded=result.projected
+        ).outcome
     except ValueError:  # too short to tell
         return diagnostics.Outcome.UNKNOWN
 
@@ -439,6 +438,8 @@ def _verdict(result: Result) -> str:
         return "diverged"
     if diagnostics.Outcome.CONVERGED in outcomes:
         return "slow"
+    if diagnostics.Outcome.SATURATING in outcomes:
+        return "saturating"
     return "unclear"
 
 

@@ -11,15 +11,11 @@ import minimaxjax as mmx
 
 LR = 0.1
 
+# Every registered rule, with proximal point at 3 fixed-point steps.
+OPTIONS = {"proximal_point": {"inner_steps": 3}}
 RULES = {
-    "gda": lambda lr: mmx.gda(lr),
-    "alternating_gda": lambda lr: mmx.alternating_gda(lr),
-    "proximal_point": lambda lr: mmx.proximal_point(lr, inner_steps=3),
-    "extragradient": lambda lr: mmx.extragradient(lr),
-    "extragradient_plus": lambda lr: mmx.extragradient_plus(lr, 0.5),
-    "optimistic_gda": lambda lr: mmx.optimistic_gda(lr),
-    "reflected_gda": lambda lr: mmx.reflected_gda(lr),
-    "extra_adam": lambda lr: mmx.extra_adam(lr),
+    name: (lambda lr, spec=spec: spec.build(lr, **OPTIONS.get(spec.name, {})))
+    for name, spec in mmx.rules.RULES.items()
 }
 # Field evaluations per iteration, from each rule's definition (docs/concepts.md).
 EVALUATIONS = {
@@ -32,6 +28,15 @@ EVALUATIONS = {
     "reflected_gda": 1,
     "extra_adam": 2,
 }
+
+
+def test_every_registered_rule_has_its_evaluation_count_here():
+    assert set(EVALUATIONS) == set(RULES)
+    z = start()
+    for name, count in EVALUATIONS.items():
+        assert mmx.rules.evaluations_per_iteration(RULES[name](LR), z) == count
+
+
 rules = pytest.mark.parametrize(
     "name",
     [
