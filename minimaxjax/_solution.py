@@ -35,19 +35,19 @@ _MESSAGES = {
 
 def status_message(code: Any) -> Any:
     """The readable message of a status code, or of each code in an array of them
-        (the status of a vmapped :func:`solve`).
+    (the status of a vmapped :func:`solve`).
 
-        Returns:
-          A ``str`` for a scalar code; for an array, a NumPy array of ``str`` of the
-          same shape.
+    Returns:
+      A ``str`` for a scalar code; for an array, a NumPy array of ``str`` of the
+      same shape.
 
-        Example:
-          >>> import numpy as np
-          >>> import minimaxjax as mmx
-          >>> mmx.status_message(mmx.Status.CONVERGED)
-          'converged: ‖V(z)‖ <= tol'
-          >>> mmx.status_message(np.array([0, 2]))[1][:8]
-          'diverged'
+    Example:
+      >>> import numpy as np
+      >>> import minimaxjax as mmx
+      >>> mmx.status_message(mmx.Status.CONVERGED)
+      'converged: ‖V(z)‖ <= tol'
+      >>> mmx.status_message(np.array([0, 2]))[1][:8]
+      'diverged'
     """
     codes = np.asarray(code)
     if codes.ndim == 0:
@@ -100,9 +100,23 @@ def recorded_trace(
     ``save_every`` evaluations.
     """
     flat = norms.reshape(-1)
-    padding = jnp.full((num_steps - flat.shape[0],), jnp.nan, flat.dtype)
-    used = jnp.arange(num_steps, dtype=jnp.int32) < end.evaluations
-    trace = {"field_norm": jnp.where(used, jnp.concatenate([flat, padding]), jnp.nan)}
+    recorded = flat.shape[0]  # the rest of the budget is padding, NaN already
+    if recorded < num_steps:
+        padding = jnp.full((num_steps - recorded,), jnp.nan, flat.dtype)
+        flat = jnp.concatenate([flat, padding])
+
+    def nan_after_stop(loop: tuple[jax.Array, jax.Array]) -> Any:
+        trace, used = loop
+        stopped = jnp.arange(num_steps, dtype=jnp.int32) >= used
+        return jnp.where(stopped, jnp.nan, trace), jnp.full_like(used, recorded)
+
+    # A loop of at most one trip rather than a `where`: a run that used all it
+    # recorded pays no pass over its trace (under vmap, while none stopped early).
+    trace = {
+        "field_norm": jax.lax.while_loop(
+            lambda loop: loop[1] < recorded, nan_after_stop, (flat, end.evaluations)
+        )[0]
+    }
     if save_every is None:
         return trace
     marks = save_every * jnp.arange(num_steps // save_every + 1, dtype=jnp.int32)

@@ -326,15 +326,20 @@ def _run_then_replay(
     Under ``jax.vmap`` the replay's loop runs only while some start needs it.
     """
 
-    def body(carry: tuple[PyTree, Any], step_keys: Any) -> Any:
-        params, state, norms, _ = step(*carry, step_keys)
+    def body(carry: tuple[PyTree, Any, jax.Array], step_keys: Any) -> Any:
+        params, state, total = carry
+        params, state, norms, _ = step(params, state, step_keys)
         saved = iterate(params, state) if saving else None
-        return (params, state), (_row(norms), saved)
+        # A running sum of the norms is not finite if one of them was not (or,
+        # rarely, if it overflows: a replay that finds nothing). It costs less
+        # than a pass over the trace, which vmap stores starts-last.
+        return (params, state, total + jnp.sum(norms)), (_row(norms), saved)
 
-    (params, state), (norms, saved) = jax.lax.scan(
-        body, (start.params, start.state), keys, length=length
+    total = jnp.zeros([], jax.eval_shape(tree_norm, start.params).dtype)
+    (params, state, total), (norms, saved) = jax.lax.scan(
+        body, (start.params, start.state, total), keys, length=length
     )
-    clean = tree_all_finite((params, state, norms))
+    clean = tree_all_finite((params, state, total))
     evaluations = jnp.asarray(norms.size, jnp.int32)
     ran = _Carry(params, state, start.status, evaluations, start.iterations + length)
 
