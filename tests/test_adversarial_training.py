@@ -236,6 +236,15 @@ def test_another_descent_optimizer_equals_optax_contrib_sam(x64):
     _assert_paths_equal(ours, theirs)
 
 
+def test_sam_at_a_stationary_point_stays_there():
+    # A zero gradient has no ascent direction: w̄ = w, and w⁺ = w − α·0 = w.
+    opt = sam(0.1, 0.2)
+    w = {"a": jnp.zeros(2), "c": jnp.zeros(1)}
+    zero = lambda v, _: jax.tree.map(jnp.zeros_like, v)  # noqa: E731
+    updates, _ = opt.update(zero(w, 0), opt.init(w), w, field=zero)
+    jax.tree.map(lambda u: np.testing.assert_array_equal(u, 0.0), updates)
+
+
 def test_sam_needs_exactly_one_of_learning_rate_and_descent():
     with pytest.raises(ValueError, match="exactly one"):
         sam()

@@ -10,12 +10,15 @@ from minimaxjax.adversarial._apgd import apgd as apgd
 from minimaxjax.adversarial._attacks import fgsm as fgsm
 from minimaxjax.adversarial._attacks import pgd as pgd
 from minimaxjax.adversarial._beta import beta_attack as beta_attack
+from minimaxjax.adversarial._ddi import min_norm_direction as min_norm_direction
 from minimaxjax.adversarial._evaluate import is_robust as is_robust
 from minimaxjax.adversarial._evaluate import robust_accuracy as robust_accuracy
 from minimaxjax.adversarial._losses import cross_entropy as cross_entropy
 from minimaxjax.adversarial._losses import dlr_loss as dlr_loss
 from minimaxjax.adversarial._losses import margin as margin
 from minimaxjax.adversarial._losses import targeted_dlr_loss as targeted_dlr_loss
+from minimaxjax.adversarial._sam import sam as sam
+from minimaxjax.adversarial._toy import sine_toy_training as sine_toy_training
 
 __all__ = [
     "apgd",
@@ -25,7 +28,10 @@ __all__ = [
     "fgsm",
     "is_robust",
     "margin",
+    "min_norm_direction",
     "pgd",
     "robust_accuracy",
+    "sam",
+    "sine_toy_training",
     "targeted_dlr_loss",
 ]

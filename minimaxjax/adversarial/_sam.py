@@ -41,7 +41,10 @@ def _ascend_then_descend(
         **extra_args: Any,
     ) -> tuple[PyTree, SamPhaseState]:
         def ascent() -> tuple[PyTree, optax.OptState]:
-            scale = jnp.asarray(rho) / tree_norm(updates)
+            # A zero gradient has no direction: no ascent (optax's gives NaN).
+            norm = tree_norm(updates)
+            safe = jnp.where(norm > 0, norm, jnp.ones_like(norm))
+            scale = jnp.where(norm > 0, jnp.asarray(rho, norm.dtype) / safe, 0)
             ascent = jax.tree.map(
                 lambda g: (scale.astype(g.dtype) * g).astype(g.dtype), updates
             )
@@ -75,7 +78,8 @@ def sam(
     ``w^k`` with the update of one inner transformation that switches on a phase
     counter in its state, ``u_0 = ρ g/‖g‖`` (an ascent step, as the loss is
     maximised over the perturbation) and ``u_1 = −α ∇L(\bar w)`` (or ``descent``'s
-    update, whose state advances only at phase 1). The gradient passed to
+    update, whose state advances only at phase 1; a zero ``g`` gives ``\bar w =
+    w^k``). The gradient passed to
     ``update`` is the loss gradient (minimisation), not a game field.
 
     The same two modes as ``mmx.extra`` and ``optax.contrib.sam``: transparent
@@ -97,16 +101,18 @@ def sam(
 
     Example:
       >>> import jax, jax.numpy as jnp, optax
-      >>> import minimaxjax as mmx
       >>> import minimaxjax.adversarial as adv
-      >>> loss = lambda w: jnp.sum((w - 1.0) ** 2)
+      >>> grad = jax.grad(lambda w: jnp.sum((w - 1.0) ** 2))
       >>> opt = adv.sam(0.1, rho=0.05)
+      >>> @jax.jit
+      ... def step(w, state):                 # opaque mode: one call per iteration
+      ...   updates, state = opt.update(
+      ...       grad(w), state, w, field=lambda v, _: grad(v))
+      ...   return optax.apply_updates(w, updates), state
       >>> w = jnp.zeros(3)
       >>> state = opt.init(w)
-      >>> for _ in range(100):
-      ...   updates, state = opt.update(
-      ...       jax.grad(loss)(w), state, w, field=lambda v, _: jax.grad(loss)(v))
-      ...   w = optax.apply_updates(w, updates)
+      >>> for _ in range(50):
+      ...   w, state = step(w, state)
       >>> bool(jnp.allclose(w, 1.0, atol=0.05))
       True
 

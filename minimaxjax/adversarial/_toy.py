@@ -66,19 +66,19 @@ def sine_toy_training(
     sign steps of size ``ε/4`` from ``δ = 0``, each clipped to ``[−ε, ε]``.
 
     What breaking down means here. By symmetry both points have the margin
-    ``sin(x(π/2 + δ))`` (δ's sign flipped for ``a_1``). FGSM's training objective
-    has a kink maximum of the margin at ``x = 1`` with value ``cos ε`` (the
-    robust solution) and, in a box with ``x_max ≥ 7``, one at ``x = 7`` with
-    value ``−cos 7ε``, where the clean point sits in a trough (``sin(7π/2) =
-    −1``) and FGSM jumps over it (for ``ε > π/7`` the spurious maximum moves to
-    ``x = 9/(1 + 2ε/π)``, value 1). ``−cos 7ε > cos ε`` exactly when ``ε > π/8``:
-    above
-    ``ε_c = π/8`` the best FGSM-trained parameter in a box ``7 ≤ x_max < 11`` is
-    the spurious one, whose clean and robust accuracy are 0 while FGSM sees
-    every point classified correctly. Train from starts spread over the box,
-    keep the one with the lowest training loss, and measure the robust accuracy
-    of the result: it jumps from 1 to 0 at ``ε_c`` with FGSM, and stays 1 with
-    PGD (whose loss at ``x ≈ 7`` is that of the misclassified clean point).
+    ``sin(x(π/2 + δ))`` (δ's sign flipped for ``a_1``). FGSM's training margin
+    has a kink maximum at ``x = 1``, value ``cos ε`` (the robust solution), and
+    one at ``x = 7``, value ``−cos 7ε``: there the clean point sits in a trough
+    (``sin(7π/2) = −1``) and FGSM's step jumps over it. ``−cos 7ε > cos ε``
+    exactly when ``ε > π/8`` (for ``ε > π/7`` the spurious maximum moves to
+    ``x = 9/(1 + 2ε/π)``, value 1). So in a box ``7 ≤ x_max ≤ 10`` (a larger box
+    adds the maxima at ``x = 4k + 3``, with thresholds ``π/(4k + 4)``), above
+    ``ε_c = π/8`` the lowest FGSM training loss is reached at a parameter whose
+    robust accuracy is 0 while FGSM sees every point classified correctly.
+    Measured: train from starts spread over the box, keep the run with the
+    lowest training loss, and compute its exact robust accuracy; it jumps from 1
+    to 0 at ``ε_c`` with FGSM, and stays 1 with PGD (whose loss near ``x = 7`` is
+    that of the misclassified clean point).
 
     Args:
       x0: initial parameters, any shape (one independent run per entry).
