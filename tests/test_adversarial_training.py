@@ -12,9 +12,7 @@ import optax.contrib
 import pytest
 
 import minimaxjax as mmx
-from minimaxjax.adversarial._ddi import min_norm_direction
-from minimaxjax.adversarial._sam import sam
-from minimaxjax.adversarial._toy import sine_toy_training
+from minimaxjax.adversarial import min_norm_direction, sam, sine_toy_training
 
 # --------------------------------------------------------------------------- DDi
 
