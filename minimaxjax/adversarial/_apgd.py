@@ -110,8 +110,8 @@ def apgd(
         https://arxiv.org/abs/2003.01690 (reference code:
         https://github.com/fra31/auto-attack, ``autopgd_base.py``)
     """
-    _ball.check_attack(loss_fn, inputs, eps, norm, bounds)
     _ball.check_num_steps(num_steps)
+    _ball.check_attack(loss_fn, inputs, eps, norm, bounds)
     eps = _ball.as_dtype(eps, inputs)
     bounds = _ball.cast_bounds(bounds, inputs)
     is_checkpoint, windows = (jnp.asarray(a) for a in _checkpoints(num_steps))

@@ -123,7 +123,6 @@ def pgd(
         Madry et al., *Towards Deep Learning Models Resistant to Adversarial
         Attacks*, ICLR 2018. https://arxiv.org/abs/1706.06083
     """
-    _ball.check_attack(loss_fn, inputs, eps, norm, bounds)
     _ball.check_positive("step_size", step_size)
     _ball.check_num_steps(num_steps)
     _ball.check_num_steps(restarts, "restarts")
@@ -131,6 +130,7 @@ def pgd(
         raise ValueError(f"ascent must be 'steepest' or 'gradient', got {ascent!r}.")
     if restarts > 1 and key is None:
         raise ValueError("restarts > 1 needs a key: runs from x itself are identical.")
+    _ball.check_attack(loss_fn, inputs, eps, norm, bounds)
     eps = _ball.as_dtype(eps, inputs)
     step_size = _ball.as_dtype(step_size, inputs)
     bounds = _ball.cast_bounds(bounds, inputs)

@@ -56,6 +56,9 @@ def check_attack(
             "inputs must be a floating-point array with the batch axis first, got "
             f"shape {jnp.shape(inputs)} and dtype {jnp.result_type(inputs)}."
         )
+    if bounds is not None:
+        _check_bounds(inputs, bounds)
+    # Last: tracing loss_fn is the only check that runs user code.
     batch = jnp.shape(inputs)[0]
     out = jax.eval_shape(loss_fn, inputs)
     if getattr(out, "shape", None) != (batch,):
@@ -64,8 +67,9 @@ def check_attack(
             f"{getattr(out, 'shape', type(out).__name__)}; a mean over the batch "
             "couples the examples' perturbations."
         )
-    if bounds is None:
-        return
+
+
+def _check_bounds(inputs: jax.Array, bounds: tuple[Any, Any]) -> None:
     if not isinstance(bounds, tuple) or len(bounds) != 2:
         raise ValueError(f"bounds must be a pair (lo, hi) or None, got {bounds!r}.")
     for name, bound in zip(("lo", "hi"), bounds, strict=True):
