@@ -16,8 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import optax.tree_utils as otu
 
-from minimaxjax._tree import tree_axpy, tree_sub
+from minimaxjax._tree import tree_axpy, tree_scale, tree_sub
 from minimaxjax._types import OpaqueField, Projection, PyTree
 from minimaxjax.operators import jacobian_operator_norm
 from minimaxjax.rules._extra import _check_positive_int
@@ -40,26 +41,13 @@ def _scalar_dtype(tree: PyTree) -> jnp.dtype:
     return jnp.dtype(jnp.float64 if wide else jnp.float32)
 
 
-def _cast(tree: PyTree, dtype: Any) -> PyTree:
-    return jax.tree.map(lambda a: jnp.asarray(a).astype(dtype), tree)
-
-
 def _vdot(a: PyTree, b: PyTree, dtype: Any) -> jax.Array:
     """``⟨a, b⟩`` over all leaves, accumulated in ``dtype``."""
-    terms = [
-        jnp.sum(x.astype(dtype) * y.astype(dtype))
-        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-    ]
-    return sum(terms, jnp.zeros([], dtype))
+    return otu.tree_vdot(otu.tree_cast(a, dtype), otu.tree_cast(b, dtype))
 
 
 def _norm(a: PyTree, dtype: Any) -> jax.Array:
-    return jnp.sqrt(_vdot(a, a, dtype))
-
-
-def _scale(scale: jax.typing.ArrayLike, tree: PyTree) -> PyTree:
-    """``scale * tree`` leafwise, keeping each leaf's dtype."""
-    return jax.tree.map(lambda a: jnp.asarray(scale, a.dtype) * a, tree)
+    return otu.tree_norm(otu.tree_cast(a, dtype))
 
 
 def _check_field(
@@ -318,14 +306,14 @@ def adaptive_extragradient_plus(
         # Local curvature: linearise once (one field call), then power-iterate on
         # the linear map; no dense Jacobian and no further field calls.
         _, tangent = jax.linearize(lambda w: field(w, 0), z)
-        z_wide = _cast(z, dtype)
+        z_wide = otu.tree_cast(z, dtype)
         leaf_dtypes = jax.tree.map(lambda a: jnp.result_type(a), z)
 
         def linear(w: PyTree) -> PyTree:
             offset = jax.tree.map(
                 lambda a, b, d: (a - b).astype(d), w, z_wide, leaf_dtypes
             )
-            return _cast(tangent(offset), dtype)
+            return otu.tree_cast(tangent(offset), dtype)
 
         curvature = jacobian_operator_norm(
             linear, z_wide, num_iterations=power_iterations
@@ -520,7 +508,7 @@ def _stochastic_extragradient_plus(
             z_bar,
             value,
         )
-        new_updates = _scale(-jnp.asarray(alpha), residual)
+        new_updates = tree_scale(-jnp.asarray(alpha), residual, residual)
         count = state.count + 1
         if not bias_corrected:
             return new_updates, StochasticExtragradientPlusState(count)
