@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import minimaxjax as mmx
+from minimaxjax import adversarial
 
 pytest.importorskip("mkdocs")
 
@@ -24,7 +25,7 @@ def public_names():
     top-level names, each public submodule, and each submodule's names (a name the
     top level re-exports counts once, as ``minimaxjax.NAME``)."""
     names = set()
-    submodules = [mmx.rules]
+    submodules = [mmx.rules, adversarial]
     for name in mmx.__all__:
         value = getattr(mmx, name)
         if isinstance(value, types.ModuleType):
