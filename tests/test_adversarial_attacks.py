@@ -22,10 +22,10 @@ def linear_problem(seed=0):
     targeted margin M(x) = x·(W_t − W_y) is linear with weight w = W_t − W_y, so
     its largest increase over B_ε(x) is ε‖w‖₁ (ℓ∞, the dual norm) or ε‖w‖₂ (ℓ2),
     reached at δ = ε sign(w) or δ = ε w/‖w‖₂."""
-    keys = jax.random.split(jax.random.key(seed), 3)
-    weights = jax.random.normal(keys[0], (DIM, CLASSES))
-    inputs = jax.random.normal(keys[1], (BATCH, DIM))
-    labels = jax.random.randint(keys[2], (BATCH,), 0, CLASSES)
+    rng = np.random.default_rng(seed)
+    weights = jnp.asarray(rng.normal(size=(DIM, CLASSES)), jnp.float32)
+    inputs = jnp.asarray(rng.normal(size=(BATCH, DIM)), jnp.float32)
+    labels = jnp.asarray(rng.integers(0, CLASSES, BATCH), jnp.int32)
     targets = (labels + 1 + jnp.arange(BATCH) % (CLASSES - 1)) % CLASSES
     w = (weights[:, targets] - weights[:, labels]).T  # (batch, dim)
     return weights, inputs, labels, targets, w
@@ -172,19 +172,20 @@ def _every_attack(inputs, scale, eps, key, norm):
     seed=st.integers(0, 2**16),
 )
 def test_perturbations_stay_in_the_ball_and_the_bounds(eps, norm, seed):
-    keys = jax.random.split(jax.random.key(seed), 3)
-    inputs = jax.random.uniform(keys[0], (3, 4, 2))
-    scale = jax.random.normal(keys[1], (4, 2)) * 5
-    for x in _every_attack(inputs, scale, jnp.float32(eps), keys[2], norm):
+    rng = np.random.default_rng(seed)
+    inputs = jnp.asarray(rng.uniform(size=(3, 4, 2)), jnp.float32)
+    scale = jnp.asarray(5 * rng.normal(size=(4, 2)), jnp.float32)
+    key = jax.random.key(seed)
+    for x in _every_attack(inputs, scale, jnp.float32(eps), key, norm):
         assert x.shape == inputs.shape
         assert np.all(np.asarray(distance(x - inputs, norm)) <= eps * (1 + 1e-5))
         assert np.all((np.asarray(x) >= 0.0) & (np.asarray(x) <= 1.0))
 
 
 def test_apgd_never_returns_a_worse_point_than_its_start():
-    keys = jax.random.split(jax.random.key(5), 2)
-    inputs = jax.random.normal(keys[0], (8, 3))
-    scale = jax.random.normal(keys[1], (3,)) * 4
+    rng = np.random.default_rng(5)
+    inputs = jnp.asarray(rng.normal(size=(8, 3)), jnp.float32)
+    scale = jnp.asarray(4 * rng.normal(size=3), jnp.float32)
 
     def loss_fn(x):
         return jnp.sum(jnp.cos(x * scale[None]), axis=1)
@@ -219,17 +220,20 @@ def test_attacks_jit_with_a_traced_radius_and_vmap_over_keys():
 
 
 def _trained_network():
-    keys = jax.random.split(jax.random.key(0), 6)
+    rng = np.random.default_rng(0)
     classes, dim, hidden, n = 5, 10, 32, 400
-    centres = 1.5 * jax.random.normal(keys[0], (classes, dim))
-    labels = jax.random.randint(keys[1], (n,), 0, classes)
-    inputs = centres[labels] + jax.random.normal(keys[2], (n, dim))
+    centres = 1.5 * rng.normal(size=(classes, dim))
+    labels = rng.integers(0, classes, n)
+    inputs = centres[labels] + rng.normal(size=(n, dim))
     params = {
-        "w1": jax.random.normal(keys[3], (dim, hidden)) / np.sqrt(dim),
-        "b1": jnp.zeros(hidden),
-        "w2": jax.random.normal(keys[4], (hidden, classes)) / np.sqrt(hidden),
-        "b2": jnp.zeros(classes),
+        "w1": rng.normal(size=(dim, hidden)) / np.sqrt(dim),
+        "b1": np.zeros(hidden),
+        "w2": rng.normal(size=(hidden, classes)) / np.sqrt(hidden),
+        "b2": np.zeros(classes),
     }
+    params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), params)
+    inputs = jnp.asarray(inputs, jnp.float32)
+    labels = jnp.asarray(labels, jnp.int32)
 
     def logits(p, x):
         return jnp.tanh(x @ p["w1"] + p["b1"][None]) @ p["w2"] + p["b2"][None]
@@ -255,7 +259,7 @@ def network():
 
 def test_apgd_and_the_worst_case_are_at_least_as_strong_as_pgd(network):
     logits_fn, inputs, labels = network
-    eps = 0.5
+    eps = 0.9  # where the attacks differ: about 40% robust
 
     def correct(x):
         return jnp.argmax(logits_fn(x), axis=1) == labels
