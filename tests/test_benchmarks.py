@@ -169,14 +169,16 @@ def test_converged_elsewhere_is_spurious():
     assert result.verdict == "spurious"
 
 
-def test_adaptive_runs_over_budget_do_not_count():
-    result = bench.summarise(
-        make_result(
-            [[CONVERGED, CONVERGED]], [[150, 50]], np.ones((1, 2, 100)), adaptive=True
-        )
-    )
-    assert result.fraction == 0.5
-    assert result.median_evaluations == 50
+def test_the_adaptive_rule_keeps_to_the_budget_and_uses_the_games_rho():
+    config = bench.make_config(quick=True)
+    game = mmx.games.bilinear()
+    result = bench.run(game, bench.all_rules()["adaptive_extragradient_plus"], config)
+    assert np.all(result.evaluations <= config.budget)
+    # With the game's ρ = 0 the rule converges from every start within the quick
+    # budget (400 evaluations); its conservative default (σ = −0.99γ/2) would
+    # need over a thousand iterations of about three evaluations each.
+    assert game.weak_mvi_rho == 0
+    assert np.all(result.status == CONVERGED)
 
 
 def test_verdicts_of_runs_that_do_not_converge():

@@ -30,6 +30,7 @@ EVALUATIONS = {
 }
 
 
+@pytest.mark.standard_promotion  # optax's Adam takes b1 ** count with an int count
 def test_every_registered_rule_has_its_evaluation_count_here():
     assert set(EVALUATIONS) == set(RULES)
     z = start()
