@@ -74,7 +74,8 @@ def apgd(
     0.03·N closer each time down to 0.06·N, an example halves η and restarts
     from its best point when at most 75% of the steps since the last checkpoint
     increased its loss, or when its step was not halved at the last checkpoint
-    and its best loss has not improved since. Checkpoints and steps are per
+    and its best loss has not improved since (from the second checkpoint on, as
+    in the reference code). Checkpoints and steps are per
     example, so the whole run is one ``jax.lax.fori_loop``.
 
     Pair it with :func:`cross_entropy`, :func:`dlr_loss` or
@@ -140,7 +141,8 @@ def apgd(
         best_grad=grad,
         best_loss=loss,
         losses=jnp.zeros((num_steps + 1, batch), loss.dtype).at[0].set(loss),
-        reduced_at_last_checkpoint=jnp.zeros((batch,), bool),
+        # As in the reference code: the first checkpoint halves only on oscillation.
+        reduced_at_last_checkpoint=jnp.ones((batch,), bool),
         best_loss_at_last_checkpoint=loss,
     )
 
