@@ -216,6 +216,26 @@ def test_attacks_jit_with_a_traced_radius_and_vmap_over_keys():
     assert many.shape == (3, *inputs.shape)
 
 
+def test_a_flax_model_is_attacked_through_its_apply():
+    nnx = pytest.importorskip("flax.nnx")
+    model = nnx.Linear(DIM, CLASSES, rngs=nnx.Rngs(0))
+    _, inputs, labels, targets, _ = linear_problem(seed=7)
+    # The model is linear: h(x) = x W + b, so the targeted margin's weight is
+    # W_t − W_y and ℓ∞ PGD moves it by ε‖W_t − W_y‖₁.
+    weights = model.kernel[...]
+    w = (weights[:, targets] - weights[:, labels]).T
+
+    def loss_fn(x):
+        return adversarial.margin(model(x), labels, targets)
+
+    attacked = adversarial.pgd(
+        loss_fn, inputs, eps=0.2, step_size=0.1, num_steps=5, key=jax.random.key(0)
+    )
+    np.testing.assert_allclose(
+        loss_fn(attacked), loss_fn(inputs) + 0.2 * dual_norm(w, "linf"), rtol=1e-5
+    )
+
+
 # A small network trained here, in plain JAX, on Gaussian blobs.
 
 
@@ -285,6 +305,13 @@ def test_apgd_and_the_worst_case_are_at_least_as_strong_as_pgd(network):
             ),
         }
 
+    @jax.jit
+    def targeted(x, target):
+        def toward_target(z):
+            return adversarial.targeted_dlr_loss(logits_fn(z), labels, target)
+
+        return adversarial.apgd(toward_target, x, eps=eps, num_steps=50)
+
     outputs = attacked(inputs)
     attacks = {name: lambda x, y, a=a: a for name, a in outputs.items()}
     accuracy = {
@@ -311,6 +338,17 @@ def test_apgd_and_the_worst_case_are_at_least_as_strong_as_pgd(network):
     )
     assert worst == pytest.approx(float(jnp.mean(expected)))
     assert worst <= min(accuracy.values())
+
+    # Targeted: the attack toward y + 1 lands there more often than the untargeted
+    # attacks of the same budget happen to.
+    target = (labels + 1) % 5
+
+    def lands_on_target(x):
+        return float(jnp.mean(jnp.argmax(logits_fn(x), axis=1) == target))
+
+    assert lands_on_target(targeted(inputs, target)) > max(
+        lands_on_target(outputs["apgd_ce"]), lands_on_target(outputs["apgd_dlr"])
+    )
 
 
 def test_beta_margin_at_least_pgd_cross_entropy(network):
