@@ -479,6 +479,15 @@ def test_attacks_name_the_bad_argument():
             step_size=0.1,
             num_steps=1,
         )
+    with pytest.raises(ValueError, match="num_steps must be at least 1"):
+        adversarial.beta_attack(
+            lambda x: jnp.zeros((3, 4)),
+            inputs,
+            jnp.array([0, 1, 2]),
+            eps=0.1,
+            step_size=0.1,
+            num_steps=0,
+        )
     with pytest.raises(ValueError, match="attacks must list at least one"):
         adversarial.robust_accuracy(
             lambda x: jnp.zeros((3, 4)), inputs, jnp.array([0, 1, 2]), []

@@ -72,14 +72,23 @@ def beta_attack(
         Robey, Latorre, Pappas, Hassani & Cevher, *Adversarial Training Should Be
         Cast as a Non-Zero-Sum Game*, 2023. https://arxiv.org/abs/2306.11035
     """
+    _ball.check_positive("eps", eps)
+    _ball.check_positive("step_size", step_size)
+    _ball.check_num_steps(num_steps)
     logits_shape = jax.eval_shape(logits_fn, inputs).shape
     check_labels(logits_shape, labels)
     num_classes = logits_shape[1]
 
-    def attack_class(target: jax.Array, class_key: jax.Array | None) -> jax.Array:
+    def attack_class(
+        target: jax.Array, class_key: jax.Array | None
+    ) -> tuple[jax.Array, jax.Array]:
         targets = jnp.full_like(labels, target)
-        return pgd(
-            lambda x: margin(logits_fn(x), labels, targets),
+
+        def class_margin(x: jax.Array) -> jax.Array:
+            return margin(logits_fn(x), labels, targets)
+
+        attacked = pgd(
+            class_margin,
             inputs,
             eps=eps,
             step_size=step_size,
@@ -88,13 +97,12 @@ def beta_attack(
             key=class_key,
             bounds=bounds,
         )
+        return attacked, class_margin(attacked)
 
     classes = jnp.arange(num_classes, dtype=jnp.result_type(labels))
     keys = None if key is None else jax.random.split(key, num_classes)
-    candidates = jax.vmap(attack_class)(classes, keys)  # (classes, batch, ...)
-    margins = jax.vmap(
-        lambda x, j: margin(logits_fn(x), labels, jnp.full_like(labels, j))
-    )(candidates, classes)
+    # (classes, batch, ...) and (classes, batch)
+    candidates, margins = jax.vmap(attack_class)(classes, keys)
     margins = jnp.where(classes[:, None] == labels[None, :], -jnp.inf, margins)
     best_class = jnp.argmax(margins, axis=0)
     return jnp.take_along_axis(
