@@ -4,6 +4,7 @@ Write Φ once; ``mmx.field(phi)`` builds ``V(z) = [∇xΦ(x, y), −∇yΦ(x, y)
 update rules (ordinary optax transformations) drive it.
 """
 
+from minimaxjax import adversarial as adversarial
 from minimaxjax import constraints as constraints
 from minimaxjax import diagnostics as diagnostics
 from minimaxjax import games as games
@@ -65,6 +66,7 @@ __all__ = [
     "Status",
     "StochasticExtragradientPlusState",
     "adaptive_extragradient_plus",
+    "adversarial",
     "alternating",
     "alternating_gda",
     "bias_corrected_extragradient_plus",
