@@ -19,6 +19,9 @@ from minimaxjax.adversarial._losses import margin as margin
 from minimaxjax.adversarial._losses import targeted_dlr_loss as targeted_dlr_loss
 from minimaxjax.adversarial._sam import sam as sam
 from minimaxjax.adversarial._toy import sine_toy_training as sine_toy_training
+from minimaxjax.adversarial._training import kl_divergence as kl_divergence
+from minimaxjax.adversarial._training import mart_loss as mart_loss
+from minimaxjax.adversarial._training import trades_loss as trades_loss
 
 __all__ = [
     "apgd",
@@ -27,11 +30,14 @@ __all__ = [
     "dlr_loss",
     "fgsm",
     "is_robust",
+    "kl_divergence",
     "margin",
+    "mart_loss",
     "min_norm_direction",
     "pgd",
     "robust_accuracy",
     "sam",
     "sine_toy_training",
     "targeted_dlr_loss",
+    "trades_loss",
 ]
