@@ -1,0 +1,1 @@
+"""Adversarial training on real data: ``python -m benchmarks.adversarial``."""
