@@ -19,6 +19,7 @@ def test_the_tutorials_are_there():
     assert [path.name for path in NOTEBOOKS] == [
         "01_bilinear_trajectories.ipynb",
         "02_limit_cycles.ipynb",
+        "03_adversarial_training.ipynb",
     ]
 
 
