@@ -1,5 +1,6 @@
 """Small pytree helpers shared across the library (private)."""
 
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -123,26 +124,62 @@ def tree_sub(x: PyTree, y: PyTree) -> PyTree:
 
 
 def players(z: PyTree) -> tuple[Any, ...]:
-    """The keys (dict) or indices (tuple/list) of the top-level players of ``z``."""
-    if isinstance(z, dict):
+    """The keys (any Mapping: dict, ``nnx.State``, ``FrozenDict``) or indices
+    (tuple/list) of the top-level players of ``z``."""
+    if isinstance(z, Mapping):
         return tuple(z.keys())
     if isinstance(z, (tuple, list)):
         return tuple(range(len(z)))
     raise TypeError(
-        "params must be a tuple, list or dict whose top-level children are the "
-        f"players, got {type(z).__name__}."
+        "params must be a tuple, list or Mapping (dict, nnx.State, FrozenDict) whose "
+        f"top-level children are the players, got {type(z).__name__}."
     )
 
 
+def _key_name(key: Any) -> Any:
+    for attribute in ("key", "name", "idx"):
+        if hasattr(key, attribute):
+            return getattr(key, attribute)
+    raise TypeError(f"cannot read a player's name from the pytree key {key!r}.")
+
+
+def rebuild(like: Any, values: Mapping[Any, Any]) -> Any:
+    """``values`` (player -> value) in the container type of ``like``.
+
+    A tuple/list (NamedTuples included) is rebuilt from the values in index order,
+    a dict in its key order. Any other Mapping (Flax's ``nnx.State``,
+    ``FrozenDict``) is rebuilt through its own pytree structure: each player's
+    leaves go where ``like``'s were, so the result has exactly ``like``'s structure
+    even where the container stores its children in another form than it hands
+    them out (``nnx.State`` keeps nested dicts and returns nested States).
+    """
+    if type(like) is dict:
+        return {name: values[name] for name in like}
+    if isinstance(like, Mapping):
+        keyed, treedef = jax.tree_util.tree_flatten_with_path(
+            like, is_leaf=lambda node: node is not like
+        )
+        children = []
+        for path, child in keyed:
+            name = _key_name(path[0])
+            leaves = jax.tree.leaves(values[name])
+            structure = jax.tree.structure(child)
+            if structure.num_leaves != len(leaves):
+                raise ValueError(
+                    f"player {name!r} has {structure.num_leaves} leaves in the "
+                    f"container but {len(leaves)} in the value put in its place."
+                )
+            children.append(jax.tree.unflatten(structure, leaves))
+        return jax.tree.unflatten(treedef, children)
+    items = [values[i] for i in range(len(like))]
+    if isinstance(like, tuple) and hasattr(like, "_fields"):
+        return type(like)(*items)
+    return type(like)(items)
+
+
 def replace_player(z: PyTree, player: Any, value: PyTree) -> PyTree:
-    """A copy of ``z`` with one top-level child replaced."""
-    if isinstance(z, dict):
-        new = dict(z)
-        new[player] = value
-        return type(z)(new) if type(z) is not dict else new
-    items = list(z)
-    items[player] = value
-    return type(z)(items)
+    """A copy of ``z`` with one top-level child replaced (same container type)."""
+    return rebuild(z, {**{name: z[name] for name in players(z)}, player: value})
 
 
 def check_field_output(

@@ -6,12 +6,13 @@ optimizer applied to ``V`` moves every player along its own descent direction, s
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from minimaxjax._tree import players, replace_player
+from minimaxjax._tree import players as player_names
+from minimaxjax._tree import rebuild, replace_player
 from minimaxjax._types import Field, PyTree
 
 __all__ = ["Field", "field", "game_field", "jacobian_operator_norm"]
@@ -28,7 +29,25 @@ def _check_scalar(name: str, value: Any) -> None:
         )
 
 
-def _check_pair(z: Any) -> None:
+def _check_pair(z: Any, keys: tuple[Any, Any] | None) -> tuple[Any, Any]:
+    """The keys of ``x`` and ``y`` in ``z``, or a ValueError saying what is wrong."""
+    if isinstance(z, Mapping):
+        if keys is None:
+            raise ValueError(
+                f"z is a {type(z).__name__} with players {list(z.keys())}: say which "
+                "one minimises with mmx.field(phi, players=(x_key, y_key))."
+            )
+        if set(z.keys()) != set(keys):
+            raise ValueError(
+                f"z must have exactly the players {list(keys)} given to mmx.field, "
+                f"got {list(z.keys())}."
+            )
+        return keys[0], keys[1]
+    if keys is not None and isinstance(z, (tuple, list)):
+        raise ValueError(
+            f"players={keys!r} names the keys of a Mapping z, but z is a "
+            f"{type(z).__name__}; leave players out for a pair (x, y)."
+        )
     if not isinstance(z, (tuple, list)) or len(z) != 2:
         got = (
             f"a {type(z).__name__} of length {len(z)}"
@@ -39,9 +58,15 @@ def _check_pair(z: Any) -> None:
             "z must be a pair (x, y) for a zero-sum field, got "
             f"{got}. For n-player games use mmx.game_field."
         )
+    return 0, 1
 
 
-def field(phi: Callable[..., Any], *, has_aux: bool = False) -> Field:
+def field(
+    phi: Callable[..., Any],
+    *,
+    has_aux: bool = False,
+    players: tuple[Any, Any] | None = None,
+) -> Field:
     r"""The operator of the zero-sum game ``min_x max_y Φ(x, y)``.
 
     .. math::
@@ -58,10 +83,15 @@ def field(phi: Callable[..., Any], *, has_aux: bool = False) -> Field:
         output if ``has_aux``). ``x`` and ``y`` are arbitrary pytrees (Flax params
         included); ``args`` carry minibatches and PRNG keys.
       has_aux: whether ``phi`` returns ``(value, aux)``.
+      players: for a Mapping ``z`` (a dict, Flax's ``nnx.State`` or
+        ``FrozenDict``), the keys ``(x_key, y_key)`` of the minimising and the
+        maximising player: ``phi(z[x_key], z[y_key], *args)``. Leave it out for a
+        pair ``z = (x, y)``.
 
     Returns:
-      ``V(z, *args)`` returning a pytree with exactly the structure of
-      ``z = (x, y)`` (a tuple or a list), or ``(V(z), aux)`` with ``has_aux``.
+      ``V(z, *args)`` returning a pytree with exactly the structure of ``z`` (a
+      pair, or a Mapping of the same type with the same keys), or
+      ``(V(z), aux)`` with ``has_aux``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -70,12 +100,30 @@ def field(phi: Callable[..., Any], *, has_aux: bool = False) -> Field:
       >>> [float(v) for v in V((jnp.array(1.0), jnp.array(2.0)))]
       [2.0, -1.0]
 
+      Flax containers are players too: with ``nnx.split(model, nnx.Param)`` giving
+      an ``nnx.State`` with children ``"generator"`` and ``"critic"``,
+      ``mmx.field(phi, players=("generator", "critic"))`` returns an ``nnx.State``.
+
+      >>> W = mmx.field(lambda g, c: g * c, players=("g", "c"))
+      >>> out = W({"c": jnp.array(2.0), "g": jnp.array(1.0)})
+      >>> {k: float(v) for k, v in out.items()}
+      {'c': -1.0, 'g': 2.0}
+
     References:
       Korpelevich, *The extragradient method for finding saddle points and other
       problems*, Ekonomika i Matematicheskie Metody 12, 1976.
     """
     if not callable(phi):
         raise TypeError(f"phi must be callable, got {type(phi).__name__}.")
+    if players is not None and (
+        not isinstance(players, (tuple, list))
+        or len(players) != 2
+        or players[0] == players[1]
+    ):
+        raise ValueError(
+            "players must be a pair (x_key, y_key) of distinct keys of z, got "
+            f"{players!r}."
+        )
 
     def value(x: PyTree, y: PyTree, *args: Any) -> Any:
         out = phi(x, y, *args)
@@ -93,13 +141,12 @@ def field(phi: Callable[..., Any], *, has_aux: bool = False) -> Field:
     grad = jax.grad(value, argnums=(0, 1), has_aux=has_aux)
 
     def V(z: PyTree, *args: Any) -> Any:
-        _check_pair(z)
-        x, y = z
+        x_key, y_key = _check_pair(z, players)
         if has_aux:
-            (gx, gy), aux = grad(x, y, *args)
+            (gx, gy), aux = grad(z[x_key], z[y_key], *args)
         else:
-            gx, gy = grad(x, y, *args)
-        out = type(z)((gx, jax.tree.map(jnp.negative, gy)))
+            gx, gy = grad(z[x_key], z[y_key], *args)
+        out = rebuild(z, {x_key: gx, y_key: jax.tree.map(jnp.negative, gy)})
         return (out, aux) if has_aux else out
 
     return V
@@ -159,7 +206,7 @@ def game_field(
             )
 
     def V(z: PyTree, *args: Any) -> Any:
-        z_names = players(z)
+        z_names = player_names(z)
         if set(z_names) != set(names) or len(z_names) != len(names):
             raise ValueError(
                 f"z must have one top-level child per loss: losses has players "
@@ -178,10 +225,7 @@ def game_field(
                 grads[name], auxes[name] = result
             else:
                 grads[name] = result
-        if isinstance(z, Mapping):
-            out = cast(Any, type(z))(grads) if type(z) is not dict else grads
-        else:
-            out = type(z)(grads[i] for i in names)
+        out = rebuild(z, grads)
         if not has_aux:
             return out
         if isinstance(losses, Mapping):

@@ -82,7 +82,7 @@ def test_field_rejects_non_pair_z():
     V = mmx.field(lambda x, y: x * y)
     with pytest.raises(ValueError, match=r"z must be a pair \(x, y\).*length 3"):
         V((jnp.ones(()), jnp.ones(()), jnp.ones(())))
-    with pytest.raises(ValueError, match=r"z must be a pair.*dict"):
+    with pytest.raises(ValueError, match=r"z is a dict.*players=\(x_key, y_key\)"):
         V({"x": jnp.ones(()), "y": jnp.ones(())})
 
 

@@ -51,7 +51,10 @@ def alternating(
 
     Args:
       optimizer: one optax transformation used for every player (with a state per
-        player), or a tuple/list/dict of them, one per player.
+        player), or a tuple/list/dict of them, one per player. Players move in
+        the order of a dict's keys (``{"critic": ..., "generator": ...}`` moves
+        the critic first, whatever the order of params, an ``nnx.State``'s
+        sorted keys included), else in params' order.
       argument: the argument name used in error messages.
 
     Returns:
@@ -86,7 +89,7 @@ def alternating(
         return optax.with_extra_args_support(optimizer if shared else optimizer[name])
 
     def init_fn(params: PyTree) -> AlternatingState:
-        names = players(params)
+        names = order(params)
         if not shared:
             check_players(params, players(optimizer), argument)
         states = {n: inner_for(n).init(params[n]) for n in names}
@@ -111,6 +114,13 @@ def alternating(
     ) -> tuple[PyTree, Any]:
         u, states = step(name, g, states, z, extra_args)
         return replace_player(z, name, optax.apply_updates(z[name], u)), states
+
+    def order(params: PyTree) -> tuple[Any, ...]:
+        # A dict of per-player optimizers sets the order (an nnx.State sorts its
+        # keys, so its own order may not be the one meant); else params' order.
+        if isinstance(optimizer, Mapping) and set(optimizer) == set(players(params)):
+            return tuple(optimizer.keys())
+        return players(params)
 
     branches: dict[tuple[Any, ...], list[Callable[[Any], Any]]] = {}
 
@@ -137,7 +147,7 @@ def alternating(
                 "alternating rules need params: call update(field_value, state, "
                 "params)."
             )
-        names = players(params)
+        names = order(params)
         if field is None:  # transparent: move the player whose turn it is.
             new_z, states = jax.lax.switch(
                 state.phase,

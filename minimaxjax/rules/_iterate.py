@@ -1,11 +1,30 @@
 """The committed iterate of a rule whose params visit intermediate points."""
 
+import sys
+
+import jax
 import optax
 
 from minimaxjax._types import PyTree
 from minimaxjax.rules._protocol import Committing, find_states
 
 __all__ = ["iterate"]
+
+
+def _unwrapped(tree: PyTree) -> PyTree:
+    """``tree`` with Flax ``Variable`` wrappers replaced by their values.
+
+    ``nnx.Optimizer`` stores its state with every array wrapped (``OptVariable``)
+    and ``nnx.state(model)`` wraps params in ``Param``; the rules' states hold
+    plain arrays, so both sides are compared unwrapped (``nnx.as_pure``).
+    """
+    flax = sys.modules.get("flax.nnx")  # nothing to unwrap if flax is not in use
+    if flax is None:
+        return tree
+    variables = jax.tree.leaves(tree, is_leaf=lambda x: isinstance(x, flax.Variable))
+    if not any(isinstance(x, flax.Variable) for x in variables):
+        return tree
+    return flax.as_pure(tree)
 
 
 def iterate(params: PyTree, state: optax.OptState) -> PyTree:
@@ -41,6 +60,7 @@ def iterate(params: PyTree, state: optax.OptState) -> PyTree:
       Foret et al., *Sharpness-Aware Minimization*, ICLR 2021 (the transparent
       two-call protocol of ``optax.contrib.sam``), https://arxiv.org/abs/2010.01412.
     """
+    params, state = _unwrapped(params), _unwrapped(state)
     found = find_states(state, Committing)
     if not found:
         return params

@@ -1,12 +1,12 @@
 """Per-player optimizers and per-player (two-timescale) learning rates."""
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import jax
 import optax
 
-from minimaxjax._tree import PyTree, players
+from minimaxjax._tree import PyTree, players, rebuild
 
 __all__ = ["PerPlayerState", "per_player"]
 
@@ -23,13 +23,6 @@ def _names(container: Any) -> tuple[Any, ...]:
         if isinstance(container, Mapping)
         else tuple(range(len(container)))
     )
-
-
-def _rebuild(like: Any, values: Mapping[Any, Any]) -> Any:
-    if isinstance(like, Mapping):
-        rebuild = cast(Any, type(like))  # a Mapping subclass: its own constructor
-        return rebuild(values) if type(like) is not dict else dict(values)
-    return type(like)(values[i] for i in range(len(like)))
 
 
 def check_players(params: PyTree, names: tuple[Any, ...], argument: str) -> None:
@@ -90,7 +83,7 @@ def per_player(
     def init_fn(params: PyTree) -> PerPlayerState:
         check_players(params, names, argument)
         return PerPlayerState(
-            _rebuild(optimizers, {n: inner[n].init(params[n]) for n in names})
+            rebuild(optimizers, {n: inner[n].init(params[n]) for n in names})
         )
 
     def update_fn(
@@ -108,8 +101,8 @@ def per_player(
                 None if params is None else params[n],
                 **extra_args,
             )
-        return _rebuild(updates, new_updates), PerPlayerState(
-            _rebuild(optimizers, new_states)
+        return rebuild(updates, new_updates), PerPlayerState(
+            rebuild(optimizers, new_states)
         )
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
@@ -144,7 +137,7 @@ def by_player(
         for n in names:
             _check_learning_rate(learning_rate[n], f"{argument}[{n!r}]")
         return per_player(
-            _rebuild(learning_rate, {n: make(learning_rate[n]) for n in names}),
+            rebuild(learning_rate, {n: make(learning_rate[n]) for n in names}),
             argument=argument,
         )
     _check_learning_rate(learning_rate, argument)
