@@ -87,6 +87,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--models", default=None, help="comma-separated models")
     parser.add_argument("--methods", default=None, help="comma-separated methods")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument(
+        "--train-eps",
+        type=float,
+        default=None,
+        help="training radius ε (default: 0.1 digits, 0.3 MNIST, 8/255 CIFAR-10)",
+    )
+    parser.add_argument(
+        "--eval-eps",
+        default=None,
+        help="comma-separated evaluation radii (default: 0.05,0.1,0.2 on digits)",
+    )
     parser.add_argument("--apgd-steps", type=int, default=100)
     parser.add_argument(
         "--targets", type=int, default=3, help="APGD-T target classes (default 3)"
@@ -114,6 +125,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.epochs = 2 if args.quick else setting["epochs"]
     if args.epochs < 1:
         parser.error(f"--epochs must be at least 1, got {args.epochs}")
+    if args.train_eps is not None and not args.train_eps > 0:
+        parser.error(f"--train-eps must be positive, got {args.train_eps}")
+    if args.eval_eps is not None:
+        try:
+            args.eval_eps = tuple(float(v) for v in args.eval_eps.split(","))
+        except ValueError:
+            parser.error(f"--eval-eps must be comma-separated numbers: {args.eval_eps}")
+        if not all(v > 0 for v in args.eval_eps):
+            parser.error(f"--eval-eps must be positive, got {args.eval_eps}")
     return args
 
 
@@ -229,7 +249,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     matplotlib.use("Agg")
     from tqdm import tqdm  # type: ignore[import-untyped]
 
-    setting = SETTINGS[args.dataset]
+    setting = dict(SETTINGS[args.dataset])
+    if args.train_eps is not None:
+        setting["eps"] = args.train_eps
+    if args.eval_eps is not None:
+        setting["eval_eps"] = args.eval_eps
     data = datasets.load(args.dataset, args.data_dir)
     if args.quick:
         data = _subset(data, 400, 100)
