@@ -8,6 +8,7 @@ from minimaxjax import adversarial as adversarial
 from minimaxjax import constraints as constraints
 from minimaxjax import diagnostics as diagnostics
 from minimaxjax import games as games
+from minimaxjax import gan as gan
 from minimaxjax import plotting as plotting
 from minimaxjax._solution import Solution as Solution
 from minimaxjax._solution import Status as Status
@@ -79,6 +80,7 @@ __all__ = [
     "field",
     "game_field",
     "games",
+    "gan",
     "gda",
     "iterate",
     "jacobian_operator_norm",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import minimaxjax as mmx
-from minimaxjax import adversarial
+from minimaxjax import adversarial, gan
 
 pytest.importorskip("mkdocs")
 
@@ -25,7 +25,7 @@ def public_names():
     top-level names, each public submodule, and each submodule's names (a name the
     top level re-exports counts once, as ``minimaxjax.NAME``)."""
     names = set()
-    submodules = [mmx.rules, adversarial]
+    submodules = [mmx.rules, adversarial, gan]
     for name in mmx.__all__:
         value = getattr(mmx, name)
         if isinstance(value, types.ModuleType):
