@@ -163,7 +163,7 @@ def rebuild(like: Any, values: Mapping[Any, Any]) -> Any:
         for path, child in keyed:
             name = _key_name(path[0])
             leaves = jax.tree.leaves(values[name])
-            structure = jax.tree.structure(child)
+            structure: Any = jax.tree.structure(child)  # jaxlib ships no stubs
             if structure.num_leaves != len(leaves):
                 raise ValueError(
                     f"player {name!r} has {structure.num_leaves} leaves in the "

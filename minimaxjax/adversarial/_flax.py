@@ -1,7 +1,7 @@
 """Jitted train steps for Flax NNX and Linen models driven by a training method."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax
 import optax
@@ -98,7 +98,7 @@ def nnx_train_step(
         labels: jax.Array,
         key: jax.Array,
     ) -> Metrics:
-        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        graphdef, params, rest = cast(Any, nnx.split(model, nnx.Param, ...))
 
         def logits_fn(p: PyTree, x: jax.Array) -> jax.Array:
             # Fresh variables at this trace: layers that write batch statistics

@@ -1,4 +1,14 @@
-r"""Generative adversarial networks: losses and Lipschitz control of the critic.
+r"""Generative adversarial networks: losses, Lipschitz control of the critic, and
+train steps for Flax NNX and Linen.
+
+**Training with Flax.** :func:`gan_field` turns a formulation, a generator and a
+critic into the game's field over ``{"generator": θ, "critic": φ}``;
+:func:`nnx_train_step` (a model with ``.generator`` and ``.critic``, an
+``nnx.Optimizer(model, rule, wrt=nnx.Param)``) and :func:`linen_train_step` (a
+``TrainState`` over both players' params) run whole iterations of any
+minimaxjax rule under one ``jit``, with fresh data and noise per field
+evaluation; :func:`average` keeps a uniform or exponential average of the
+generator.
 
 The losses act on the critic's scores on a batch, ``(batch,)`` or ``(batch, 1)``,
 and return scalar means. Critic losses take ``(real, fake)``, generator losses
@@ -103,19 +113,27 @@ from minimaxjax.gan._losses import (
     wasserstein_generator_loss as wasserstein_generator_loss,
 )
 from minimaxjax.gan._losses import wasserstein_value as wasserstein_value
+from minimaxjax.gan._train import average as average
+from minimaxjax.gan._train import gan_field as gan_field
+from minimaxjax.gan._train import linen_train_step as linen_train_step
+from minimaxjax.gan._train import nnx_train_step as nnx_train_step
 
 __all__ = [
     "LOSSES",
     "GanLoss",
+    "average",
+    "gan_field",
     "gradient_penalty",
     "hinge_critic_loss",
     "hinge_generator_loss",
     "least_squares_critic_loss",
     "least_squares_generator_loss",
+    "linen_train_step",
     "lipschitz_upper_bound",
     "minimax_critic_loss",
     "minimax_generator_loss",
     "minimax_value",
+    "nnx_train_step",
     "non_saturating_generator_loss",
     "r1_penalty",
     "wasserstein_critic_loss",
