@@ -191,3 +191,34 @@ def test_optax_sgd_on_an_nnx_state_is_gda():
         params["generator"]["a"][...] - 0.1 * ga,
         rtol=1e-6,
     )
+
+
+def test_alternating_turns_give_several_critic_steps_per_generator_step(x64):
+    # Five critic moves then one generator move, each seeing the latest point:
+    # written out by hand with SGD, in opaque mode (one call) and transparent mode
+    # (one call per turn).
+    z0 = {"generator": jnp.array([1.0, -2.0]), "critic": jnp.array([0.5, 1.5])}
+    V = mmx.field(phi_arrays, players=("generator", "critic"))
+    rates = {"critic": 0.1, "generator": 0.05}
+    turns = ["critic"] * 5 + ["generator"]
+    a, w = np.asarray(z0["generator"]), np.asarray(z0["critic"])
+    for _ in range(5):
+        w = w - 0.1 * V_reference(a, w)[1]
+    a = a - 0.05 * V_reference(a, w)[0]
+
+    rule = mmx.alternating({n: optax.sgd(r) for n, r in rates.items()}, turns=turns)
+    state = rule.init(z0)
+    updates, _ = rule.update(V(z0), state, z0, field=lambda z, _: V(z))
+    opaque = optax.apply_updates(z0, updates)
+    z, state = z0, rule.init(z0)
+    for _ in turns:
+        updates, state = rule.update(V(z), state, z)
+        z = optax.apply_updates(z, updates)
+    for got in (opaque, z):
+        np.testing.assert_allclose(got["critic"], w, rtol=1e-12)
+        np.testing.assert_allclose(got["generator"], a, rtol=1e-12)
+    assert mmx.rules.evaluations_per_iteration(rule, z0) == 6
+    with pytest.raises(ValueError, match="turns must name only the players"):
+        mmx.alternating(optax.sgd(0.1), turns=["critic"]).init(z0)
+    with pytest.raises(ValueError, match="turns must be a non-empty sequence"):
+        mmx.alternating(optax.sgd(0.1), turns="critic")

@@ -1,6 +1,6 @@
 """Alternating (Gauss–Seidel) updates: players move one after another."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -31,6 +31,7 @@ def alternating(
     | list[optax.GradientTransformation]
     | Mapping[Any, optax.GradientTransformation],
     *,
+    turns: Sequence[Any] | None = None,
     argument: str = "optimizer",
 ) -> optax.GradientTransformationExtraArgs:
     r"""Players update in order, each seeing the others' latest move.
@@ -55,6 +56,10 @@ def alternating(
         the order of a dict's keys (``{"critic": ..., "generator": ...}`` moves
         the critic first, whatever the order of params, an ``nnx.State``'s
         sorted keys included), else in params' order.
+      turns: the players' moves in one iteration, as a sequence of their keys or
+        indices with repeats allowed: ``["critic"] * 5 + ["generator"]`` is the
+        WGAN schedule of five critic steps per generator step (each a field
+        evaluation). Default: every player once, in the order above.
       argument: the argument name used in error messages.
 
     Returns:
@@ -92,6 +97,7 @@ def alternating(
         names = order(params)
         if not shared:
             check_players(params, players(optimizer), argument)
+        turns_for(params)  # checked before any update
         states = {n: inner_for(n).init(params[n]) for n in names}
         container = (
             states if isinstance(params, Mapping) else tuple(states[n] for n in names)
@@ -122,6 +128,26 @@ def alternating(
             return tuple(optimizer.keys())
         return players(params)
 
+    if turns is not None and (
+        isinstance(turns, (str, bytes)) or not isinstance(turns, Sequence) or not turns
+    ):
+        raise ValueError(
+            f"turns must be a non-empty sequence of players, got {turns!r}."
+        )
+
+    def turns_for(params: PyTree) -> tuple[Any, ...]:
+        names = order(params)
+        if turns is None:
+            return names
+        unknown = [t for t in turns if t not in names]
+        missing = [n for n in names if n not in turns]
+        if unknown or missing:
+            raise ValueError(
+                f"turns must name only the players {list(names)}, each at least "
+                f"once; got {list(turns)}."
+            )
+        return tuple(turns)
+
     branches: dict[tuple[Any, ...], list[Callable[[Any], Any]]] = {}
 
     def branches_for(names: tuple[Any, ...]) -> list[Callable[[Any], Any]]:
@@ -147,7 +173,7 @@ def alternating(
                 "alternating rules need params: call update(field_value, state, "
                 "params)."
             )
-        names = order(params)
+        names = turns_for(params)
         if field is None:  # transparent: move the player whose turn it is.
             new_z, states = jax.lax.switch(
                 state.phase,
@@ -156,12 +182,16 @@ def alternating(
             )
             new_phase = (state.phase + 1) % len(names)
             return tree_sub(new_z, params), AlternatingState(states, new_phase)
-        # Each player moves once, from params: the update is its own u_i exactly.
+        # Each turn moves one player from the latest point; a player's update is
+        # the sum of its own moves (exactly its u_i when it moves once).
         z, states, moves = params, state.inner_states, params
+        moved: set[Any] = set()
         for i, n in enumerate(names):
             g = updates if i == 0 else field(z, i)
             u, states = step(n, g, states, z, extra_args)
-            moves = replace_player(moves, n, u)
+            total = jax.tree.map(jnp.add, moves[n], u) if n in moved else u
+            moves = replace_player(moves, n, total)
+            moved.add(n)
             if i + 1 < len(names):
                 z = replace_player(z, n, optax.apply_updates(z[n], u))
         return moves, AlternatingState(states, jnp.zeros([], jnp.int32))
