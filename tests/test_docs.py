@@ -76,16 +76,22 @@ def test_a_missing_entry_is_reported():
 
 
 def _standalone_examples():
-    """The ``python`` blocks of the docs' pages that start with an import (the
-    others are fragments of the text around them)."""
-    return [
-        pytest.param(block, id=f"{page.stem}-{i}")
-        for page in sorted((ROOT / "docs").glob("*.md"))
-        for i, block in enumerate(
-            re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)
-        )
-        if block.startswith(("import ", "from "))
-    ]
+    """The ``python`` blocks of the docs' pages that start with an import, each
+    with the blocks after it that start with ``# continued`` (the others are
+    fragments of the text around them)."""
+    params = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        programs: list[str] = []
+        for block in re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL):
+            if block.startswith(("import ", "from ")):
+                programs.append(block)
+            elif block.startswith("# continued") and programs:
+                programs[-1] += block
+        params += [
+            pytest.param(program, id=f"{page.stem}-{i}")
+            for i, program in enumerate(programs)
+        ]
+    return params
 
 
 @pytest.mark.standard_promotion  # as a user runs them, with JAX's defaults
