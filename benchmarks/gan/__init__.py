@@ -1,0 +1,1 @@
+"""The mixture-of-Gaussians GAN benchmark: ``python -m benchmarks.gan``."""

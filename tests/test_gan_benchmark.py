@@ -1,0 +1,136 @@
+"""The GAN benchmark: mixture data, mode-collapse metrics, and the quick run."""
+
+import jax
+import numpy as np
+import pytest
+
+from benchmarks.gan import __main__ as bench
+from benchmarks.gan import mixtures
+
+pytest.importorskip("ot")
+
+
+@pytest.fixture(scope="module")
+def grid() -> mixtures.Mixture:
+    return mixtures.grid25()
+
+
+def test_grid_and_ring_means():
+    grid = mixtures.grid25()
+    assert grid.means.shape == (25, 2) and grid.sigma == 0.05
+    assert sorted(set(grid.means[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    ring = mixtures.ring8()
+    assert ring.means.shape == (8, 2) and ring.sigma == 0.02
+    np.testing.assert_allclose(np.linalg.norm(ring.means, axis=1), 2.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(mixtures.DATASETS))
+def test_sampler_modes_and_spread(name):
+    mixture = mixtures.DATASETS[name]()
+    x = np.asarray(mixture.sample(jax.random.key(0), 40_000))
+    assert x.shape == (40_000, 2) and x.dtype == np.float32
+    nearest = np.linalg.norm(x[:, None] - mixture.means[None], axis=-1).argmin(1)
+    counts = np.bincount(nearest, minlength=mixture.num_modes)
+    # Uniform over modes: each count within 5 binomial standard deviations.
+    expected = len(x) / mixture.num_modes
+    assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected))
+    for k in range(mixture.num_modes):
+        points = x[nearest == k]
+        np.testing.assert_allclose(
+            points.mean(0), mixture.means[k], atol=5 * mixture.sigma / 30
+        )
+        np.testing.assert_allclose(points.std(0), mixture.sigma, rtol=0.15)
+
+
+def test_metrics_all_means(grid):
+    samples = np.repeat(grid.means, 100, axis=0)
+    assert mixtures.modes_covered(grid, samples) == 25
+    assert mixtures.high_quality(grid, samples) == 1.0
+
+
+def test_metrics_three_modes(grid):
+    samples = np.repeat(grid.means[[0, 7, 24]], 100, axis=0)
+    assert mixtures.modes_covered(grid, samples) == 3
+    assert mixtures.high_quality(grid, samples) == 1.0
+
+
+def test_metrics_threshold_and_radius(grid):
+    # One mode with fewer than 1% of the samples does not count; a sample just
+    # outside 3σ is not high-quality.
+    samples = np.concatenate(
+        [np.repeat(grid.means[:1], 995, axis=0), np.repeat(grid.means[1:2], 5, axis=0)]
+    )
+    assert mixtures.modes_covered(grid, samples) == 1
+    outside = grid.means[:1] + np.array([[3.2 * grid.sigma, 0.0]])
+    assert mixtures.high_quality(grid, outside) == 0.0
+
+
+def test_metrics_far_away(grid):
+    samples = np.full((500, 2), 100.0)
+    assert mixtures.modes_covered(grid, samples) == 0
+    assert mixtures.high_quality(grid, samples) == 0.0
+    between = np.full((500, 2), 1.0)  # halfway between modes
+    assert mixtures.high_quality(grid, between) == 0.0
+
+
+def test_wasserstein_self_and_shift(grid):
+    x = np.asarray(grid.sample(jax.random.key(1), 300))
+    assert mixtures.wasserstein(x, x) == pytest.approx(0.0, abs=1e-9)
+    assert mixtures.wasserstein(x, x, "sqeuclidean") == pytest.approx(0.0, abs=1e-9)
+    d = 0.01  # below half the smallest gap, so the shift is the optimal plan
+    shifted = x + np.array([d, 0.0])
+    assert mixtures.wasserstein(x, shifted) == pytest.approx(d, rel=1e-6)
+    assert mixtures.wasserstein(x, shifted, "sqeuclidean") == pytest.approx(
+        d**2, rel=1e-6
+    )
+    # A shift larger than the data's spread: still the translation's length.
+    far = x + np.array([50.0, 0.0])
+    assert mixtures.wasserstein(x, far) == pytest.approx(50.0, rel=1e-6)
+    assert mixtures.wasserstein(x, far, "sqeuclidean") == pytest.approx(
+        2500.0, rel=1e-6
+    )
+    with pytest.raises(ValueError, match="euclidean"):
+        mixtures.wasserstein(x, x, "cityblock")  # type: ignore[arg-type]
+
+
+def test_metrics_dict(grid):
+    samples = np.repeat(grid.means, 4, axis=0)
+    result = mixtures.metrics(grid, samples, samples)
+    assert result == {"modes": 25.0, "hq": 1.0, "w": pytest.approx(0.0, abs=1e-9)}
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--rules", "adam_on_steroids"), ("--losses", "hinge2"), ("--datasets", "moons")],
+)
+def test_unknown_names_rejected(option, value, capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args([option, value])
+    err = capsys.readouterr().err
+    assert value in err and "choose from" in err
+    known = {
+        "--rules": "sim_adam",
+        "--losses": "wgan_gp",
+        "--datasets": "grid25",
+    }[option]
+    assert known in err
+
+
+def test_defaults():
+    args = bench.parse_args([])
+    assert args.rules == list(bench.train.RULES) and len(args.rules) == 6
+    assert args.seeds >= 3
+    full = bench.parse_args(["--full"])
+    assert full.losses == ["wgan_gp", "non_saturating"]
+    assert full.datasets == ["grid25", "ring8"]
+
+
+@pytest.mark.standard_promotion
+def test_quick_run(tmp_path, capsys):
+    assert bench.main(["--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "simultaneous Adam" in out and "extragradient (SGD)" in out
+    assert "modes" in out and "W1" in out and "total time" in out
+    for kind in ("samples", "curves"):
+        path = tmp_path / f"gan_ring8_non_saturating_{kind}.png"
+        assert path.exists() and path.stat().st_size > 0
