@@ -43,7 +43,10 @@ from minimaxjax.rules import extragradient as extragradient
 from minimaxjax.rules import extragradient_plus as extragradient_plus
 from minimaxjax.rules import gda as gda
 from minimaxjax.rules import iterate as iterate
+from minimaxjax.rules import mirror_descent as mirror_descent
+from minimaxjax.rules import mirror_prox as mirror_prox
 from minimaxjax.rules import optimistic_gda as optimistic_gda
+from minimaxjax.rules import optimistic_mirror_descent as optimistic_mirror_descent
 from minimaxjax.rules import per_player as per_player
 from minimaxjax.rules import projected as projected
 from minimaxjax.rules import proximal_point as proximal_point
@@ -84,7 +87,10 @@ __all__ = [
     "gda",
     "iterate",
     "jacobian_operator_norm",
+    "mirror_descent",
+    "mirror_prox",
     "optimistic_gda",
+    "optimistic_mirror_descent",
     "per_player",
     "plotting",
     "projected",

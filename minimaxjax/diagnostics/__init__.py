@@ -23,6 +23,7 @@ from minimaxjax.diagnostics._cycles import Outcome as Outcome
 from minimaxjax.diagnostics._cycles import Trajectory as Trajectory
 from minimaxjax.diagnostics._cycles import detect_cycle as detect_cycle
 from minimaxjax.diagnostics._cycles import trajectory as trajectory
+from minimaxjax.diagnostics._gap import duality_gap as duality_gap
 from minimaxjax.diagnostics._sampled import SampleEstimate as SampleEstimate
 from minimaxjax.diagnostics._sampled import lipschitz_estimate as lipschitz_estimate
 from minimaxjax.diagnostics._sampled import weak_minty_rho as weak_minty_rho
@@ -42,6 +43,7 @@ __all__ = [
     "Trajectory",
     "Verdict",
     "detect_cycle",
+    "duality_gap",
     "jacobian",
     "linear_update_map",
     "lipschitz_estimate",

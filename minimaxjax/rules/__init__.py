@@ -32,6 +32,11 @@ from minimaxjax.rules._alternating import alternating as alternating
 from minimaxjax.rules._extra import ExtraState as ExtraState
 from minimaxjax.rules._extra import extra as extra
 from minimaxjax.rules._iterate import iterate as iterate
+from minimaxjax.rules._mirror import mirror_descent as mirror_descent
+from minimaxjax.rules._mirror import mirror_prox as mirror_prox
+from minimaxjax.rules._mirror import (
+    optimistic_mirror_descent as optimistic_mirror_descent,
+)
 from minimaxjax.rules._players import PerPlayerState as PerPlayerState
 from minimaxjax.rules._players import per_player as per_player
 from minimaxjax.rules._protocol import Committing as Committing
@@ -69,7 +74,10 @@ __all__ = [
     "extragradient_plus",
     "gda",
     "iterate",
+    "mirror_descent",
+    "mirror_prox",
     "optimistic_gda",
+    "optimistic_mirror_descent",
     "per_player",
     "projected",
     "proximal_point",
