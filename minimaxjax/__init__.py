@@ -26,6 +26,7 @@ from minimaxjax.rules import (
     BiasCorrectedExtragradientPlusState as BiasCorrectedExtragradientPlusState,
 )
 from minimaxjax.rules import ExtraState as ExtraState
+from minimaxjax.rules import LangevinState as LangevinState
 from minimaxjax.rules import PerPlayerState as PerPlayerState
 from minimaxjax.rules import ReflectedState as ReflectedState
 from minimaxjax.rules import (
@@ -43,6 +44,7 @@ from minimaxjax.rules import extragradient as extragradient
 from minimaxjax.rules import extragradient_plus as extragradient_plus
 from minimaxjax.rules import gda as gda
 from minimaxjax.rules import iterate as iterate
+from minimaxjax.rules import langevin_gda as langevin_gda
 from minimaxjax.rules import mirror_descent as mirror_descent
 from minimaxjax.rules import mirror_prox as mirror_prox
 from minimaxjax.rules import optimistic_gda as optimistic_gda
@@ -64,6 +66,7 @@ __all__ = [
     "BiasCorrectedExtragradientPlusState",
     "ExtraState",
     "Field",
+    "LangevinState",
     "PerPlayerState",
     "ReflectedState",
     "Solution",
@@ -87,6 +90,7 @@ __all__ = [
     "gda",
     "iterate",
     "jacobian_operator_norm",
+    "langevin_gda",
     "mirror_descent",
     "mirror_prox",
     "optimistic_gda",

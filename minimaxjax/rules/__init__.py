@@ -32,6 +32,8 @@ from minimaxjax.rules._alternating import alternating as alternating
 from minimaxjax.rules._extra import ExtraState as ExtraState
 from minimaxjax.rules._extra import extra as extra
 from minimaxjax.rules._iterate import iterate as iterate
+from minimaxjax.rules._langevin import LangevinState as LangevinState
+from minimaxjax.rules._langevin import langevin_gda as langevin_gda
 from minimaxjax.rules._mirror import mirror_descent as mirror_descent
 from minimaxjax.rules._mirror import mirror_prox as mirror_prox
 from minimaxjax.rules._mirror import (
@@ -59,6 +61,7 @@ __all__ = [
     "Committing",
     "CountsEvaluations",
     "ExtraState",
+    "LangevinState",
     "PerPlayerState",
     "ReflectedState",
     "RuleSpec",
@@ -74,6 +77,7 @@ __all__ = [
     "extragradient_plus",
     "gda",
     "iterate",
+    "langevin_gda",
     "mirror_descent",
     "mirror_prox",
     "optimistic_gda",
