@@ -73,6 +73,13 @@ def test_metrics_far_away(grid):
     assert mixtures.high_quality(grid, between) == 0.0
 
 
+def test_a_diverged_sample_set_is_infinitely_far(grid):
+    x = np.zeros((10, 2))
+    y = x.copy()
+    y[3, 0] = np.nan
+    assert mixtures.wasserstein(x, y) == float("inf")
+
+
 def test_wasserstein_self_and_shift(grid):
     x = np.asarray(grid.sample(jax.random.key(1), 300))
     assert mixtures.wasserstein(x, x) == pytest.approx(0.0, abs=1e-9)

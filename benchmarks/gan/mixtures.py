@@ -133,7 +133,9 @@ def wasserstein(x: np.ndarray, y: np.ndarray, cost: Cost = "euclidean") -> float
 
     ``cost="euclidean"`` gives W₁ (in the data's units); ``"sqeuclidean"`` gives
     W₂² (the squared 2-Wasserstein distance). Computed by POT (``ot.emd2``, the
-    network simplex) on the full cost matrix.
+    network simplex) on the full cost matrix. A sample set with a non-finite point
+    (a diverged generator) is infinitely far: ``inf``, never the 0 that the
+    solver returns on a NaN cost matrix.
     """
     import ot  # type: ignore[import-untyped]
 
@@ -141,6 +143,8 @@ def wasserstein(x: np.ndarray, y: np.ndarray, cost: Cost = "euclidean") -> float
         raise ValueError(f"cost must be 'euclidean' or 'sqeuclidean', got {cost!r}.")
     a = np.asarray(x, np.float64)
     b = np.asarray(y, np.float64)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("inf")
     weights_a = np.full(len(a), 1.0 / len(a))
     weights_b = np.full(len(b), 1.0 / len(b))
     matrix = ot.dist(a, b, metric=cost)
