@@ -110,6 +110,40 @@ def _signal_at(
     return Signal(grads, value, _accuracy(logits, labels), points)
 
 
+def _pair_signal(
+    logits_fn: LogitsFn,
+    params: PyTree,
+    inputs: jax.Array,
+    points: jax.Array,
+    labels: jax.Array,
+    loss: Callable[[jax.Array, jax.Array], jax.Array],
+) -> Signal:
+    """The gradient of ``mean(loss(h(x), h(x')))`` through both logits, at fixed
+    attack points ``x'`` (TRADES, MART)."""
+    points = jax.lax.stop_gradient(points)
+
+    def mean_loss(p: PyTree) -> tuple[jax.Array, jax.Array]:
+        adv_logits = logits_fn(p, points)
+        return jnp.mean(loss(logits_fn(p, inputs), adv_logits)), adv_logits
+
+    (value, adv_logits), grads = jax.value_and_grad(mean_loss, has_aux=True)(params)
+    return Signal(grads, value, _accuracy(adv_logits, labels), points)
+
+
+def _ce_attack(
+    logits_fn: LogitsFn,
+    params: PyTree,
+    inputs: jax.Array,
+    labels: jax.Array,
+    key: jax.Array | None,
+    ball: dict[str, Any],
+) -> jax.Array:
+    """PGD on the cross-entropy (steepest ascent) with the ball's settings."""
+    return pgd(
+        lambda x: cross_entropy(logits_fn(params, x), labels), inputs, key=key, **ball
+    )
+
+
 def standard() -> Method:
     r"""Standard training: the cross-entropy's gradient at the clean inputs.
 
@@ -184,6 +218,9 @@ def pgd_at(
       https://arxiv.org/abs/1706.06083.
     """
     _check_ball(eps, norm, step_size, num_steps)
+    ball = dict(
+        eps=eps, step_size=step_size, num_steps=num_steps, norm=norm, bounds=bounds
+    )
 
     def method(
         logits_fn: LogitsFn,
@@ -192,16 +229,8 @@ def pgd_at(
         labels: jax.Array,
         key: jax.Array,
     ) -> Signal:
-        points = pgd(
-            lambda x: cross_entropy(logits_fn(params, x), labels),
-            inputs,
-            eps=eps,
-            step_size=step_size,
-            num_steps=num_steps,
-            norm=norm,
-            key=key if random_start else None,
-            bounds=bounds,
-        )
+        start = key if random_start else None
+        points = _ce_attack(logits_fn, params, inputs, labels, start, ball)
         return _signal_at(logits_fn, params, points, labels)
 
     return method
@@ -360,15 +389,14 @@ def trades(
             key=key,
             bounds=bounds,
         )
-        points = jax.lax.stop_gradient(points)
-
-        def mean_loss(p: PyTree) -> tuple[jax.Array, jax.Array]:
-            adv_logits = logits_fn(p, points)
-            values = trades_loss(logits_fn(p, inputs), adv_logits, labels, beta)
-            return jnp.mean(values), adv_logits
-
-        (value, adv_logits), grads = jax.value_and_grad(mean_loss, has_aux=True)(params)
-        return Signal(grads, value, _accuracy(adv_logits, labels), points)
+        return _pair_signal(
+            logits_fn,
+            params,
+            inputs,
+            points,
+            labels,
+            lambda clean, adv: trades_loss(clean, adv, labels, beta),
+        )
 
     return method
 
@@ -417,6 +445,9 @@ def mart(
     """
     _check_ball(eps, norm, step_size, num_steps)
     _check_weight("lam", lam)
+    ball = dict(
+        eps=eps, step_size=step_size, num_steps=num_steps, norm=norm, bounds=bounds
+    )
 
     def method(
         logits_fn: LogitsFn,
@@ -425,25 +456,15 @@ def mart(
         labels: jax.Array,
         key: jax.Array,
     ) -> Signal:
-        points = pgd(
-            lambda x: cross_entropy(logits_fn(params, x), labels),
+        points = _ce_attack(logits_fn, params, inputs, labels, key, ball)
+        return _pair_signal(
+            logits_fn,
+            params,
             inputs,
-            eps=eps,
-            step_size=step_size,
-            num_steps=num_steps,
-            norm=norm,
-            key=key,
-            bounds=bounds,
+            points,
+            labels,
+            lambda clean, adv: mart_loss(clean, adv, labels, lam),
         )
-        points = jax.lax.stop_gradient(points)
-
-        def mean_loss(p: PyTree) -> tuple[jax.Array, jax.Array]:
-            adv_logits = logits_fn(p, points)
-            values = mart_loss(logits_fn(p, inputs), adv_logits, labels, lam)
-            return jnp.mean(values), adv_logits
-
-        (value, adv_logits), grads = jax.value_and_grad(mean_loss, has_aux=True)(params)
-        return Signal(grads, value, _accuracy(adv_logits, labels), points)
 
     return method
 
