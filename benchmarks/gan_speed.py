@@ -49,11 +49,9 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import flax.linen as nn
@@ -65,6 +63,8 @@ from flax import nnx
 from flax.training.train_state import TrainState
 
 import minimaxjax as mmx
+from benchmarks import _paired
+from benchmarks._paired import Result, jax_threads, max_rel, torch_available
 from benchmarks.overhead import machine
 from minimaxjax import gan
 
@@ -355,23 +355,6 @@ class Hand(Contender):
         return self.z
 
 
-def torch_available() -> bool:
-    """Whether ``import torch`` works."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def jax_threads() -> int:
-    """The cores XLA:CPU's thread pool uses (one thread per available core)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 class Torch(Contender):
     """The same block in eager PyTorch (CPU): Gidel et al.'s ExtraAdam written out
     (Adam's moments and count advance at both evaluations, both steps from the
@@ -468,19 +451,11 @@ class Torch(Contender):
 # --- checks ---------------------------------------------------------------------
 
 
-def _max_rel(got: Sequence[np.ndarray], want: Sequence[np.ndarray]) -> float:
-    """The largest ``|got - want| / max|want|`` over the leaves."""
-    return max(
-        float(np.max(np.abs(g - w)) / max(float(np.max(np.abs(w))), 1e-30))
-        for g, w in zip(got, want, strict=True)
-    )
-
-
 def _agree(got: Any, want: Any) -> float:
     a, b = leaves(got), leaves(want)
     for g, w in zip(a, b, strict=True):
         np.testing.assert_allclose(g, w, rtol=CHECK_RTOL, atol=1e-6)
-    return _max_rel(a, b)
+    return max_rel(a, b)
 
 
 def check_agreement(key: jax.Array) -> dict[str, float]:
@@ -516,43 +491,17 @@ def check_torch_field(contender: Torch) -> float:
     want_np = leaves(want)  # critic's leaves first, as the torch field
     for g, w in zip(got_np, want_np, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-5)
-    return _max_rel(got_np, want_np)
+    return max_rel(got_np, want_np)
 
 
 # --- measurement ----------------------------------------------------------------
 
 
-@dataclass
-class Result:
-    """Block times per contender, one per round."""
-
-    times: dict[str, list[float]]
-
-    def median(self, name: str) -> float:
-        return statistics.median(self.times[name])
-
-    def ratios(self, name: str, over: str) -> list[float]:
-        """``name``'s block over ``over``'s, round by round."""
-        return [a / b for a, b in zip(self.times[name], self.times[over], strict=True)]
-
-    def ratio_line(self, name: str, over: str, label: str) -> str:
-        r = self.ratios(name, over)
-        return (
-            f"{label:<16} {statistics.median(r):.3f}  "
-            f"(min-max {min(r):.3f}-{max(r):.3f}, {len(r)} rounds)"
-        )
-
-
 def measure(contenders: dict[str, Contender], repeats: int) -> Result:
     """``repeats`` rounds, each one block of every contender in a rotating order."""
-    names = list(contenders)
-    times: dict[str, list[float]] = {k: [] for k in names}
-    for r in range(repeats):
-        for k in names[r % len(names) :] + names[: r % len(names)]:
-            start = time.perf_counter()
-            contenders[k].block()
-            times[k].append(time.perf_counter() - start)
-    return Result(times)
+    return _paired.measure(
+        {k: c.block for k, c in contenders.items()}, repeats, label_width=16
+    )
 
 
 RATIOS = (
@@ -702,7 +651,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for a, b in zip(leaves(contenders[AA].params()), reference, strict=True)
     )
     assert same, "the A/A twin differs from nnx after the warm-up block"
-    hand_diff = _max_rel(leaves(contenders[HAND].params()), reference)
+    hand_diff = max_rel(leaves(contenders[HAND].params()), reference)
     print(
         "after the warm-up block: nnx (A/A) bit-identical to nnx; hand against nnx "
         f"max relative difference {hand_diff:.1e} (information; not asserted)\n"

@@ -42,7 +42,6 @@ CPU cores); ``--quick`` (2 rounds, epochs of 3 batches of 32) is a smoke test an
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -56,6 +55,8 @@ import optax
 from flax import nnx
 
 import minimaxjax.adversarial as adv
+from benchmarks import _paired
+from benchmarks._paired import Result, jax_threads, max_rel, torch_available
 from benchmarks.adversarial.data import Dataset, batches, load_digits
 from benchmarks.adversarial.models import make_model
 from benchmarks.overhead import machine
@@ -263,23 +264,6 @@ class Hand(Contender):
         return [np.asarray(a) for a in jax.tree.leaves(self.state)]
 
 
-def torch_available() -> bool:
-    """Whether ``import torch`` works."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def jax_threads() -> int:
-    """The cores XLA:CPU's thread pool uses (one thread per available core)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """Flax's ``"SAME"`` padding (low, high) of one spatial axis."""
     total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
@@ -374,14 +358,6 @@ class Torch(Contender):
         return [*conv, b3, w3.T, b4, w4.T]
 
 
-def _max_rel(got: Sequence[np.ndarray], want: Sequence[np.ndarray]) -> float:
-    """The largest ``|got - want| / max|want|`` over the leaves."""
-    return max(
-        float(np.max(np.abs(g - w)) / max(float(np.max(np.abs(w))), 1e-30))
-        for g, w in zip(got, want, strict=True)
-    )
-
-
 def check_one_step(work: Workload, library: Library, hand: Hand) -> float:
     """One step of the library and of the hand-written loop from the same
     weights, batch and key (with the random start, drawn identically): the new
@@ -398,7 +374,7 @@ def check_one_step(work: Workload, library: Library, hand: Hand) -> float:
     got = [np.asarray(a) for a in jax.tree.leaves(params)]
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=STEP_RTOL, atol=1e-6)
-    return _max_rel(got, want)
+    return max_rel(got, want)
 
 
 def check_torch_logits(work: Workload, contender: Torch) -> float:
@@ -409,40 +385,14 @@ def check_torch_logits(work: Workload, contender: Torch) -> float:
     with contender.torch.no_grad():
         got = contender.logits(contender.data[0][0]).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    return _max_rel([got], [want])
-
-
-@dataclass
-class Result:
-    """Epoch times per contender, one per round."""
-
-    times: dict[str, list[float]]
-
-    def median(self, name: str) -> float:
-        return statistics.median(self.times[name])
-
-    def ratios(self, name: str, over: str) -> list[float]:
-        """``name``'s epoch over ``over``'s, round by round."""
-        return [a / b for a, b in zip(self.times[name], self.times[over], strict=True)]
-
-    def ratio_line(self, name: str, over: str, label: str) -> str:
-        r = self.ratios(name, over)
-        return (
-            f"{label:<22} {statistics.median(r):.3f}  "
-            f"(min-max {min(r):.3f}-{max(r):.3f}, {len(r)} rounds)"
-        )
+    return max_rel([got], [want])
 
 
 def measure(contenders: dict[str, Contender], repeats: int) -> Result:
     """``repeats`` rounds, each one epoch of every contender in a rotating order."""
-    names = list(contenders)
-    times: dict[str, list[float]] = {k: [] for k in names}
-    for r in range(repeats):
-        for k in names[r % len(names) :] + names[: r % len(names)]:
-            start = time.perf_counter()
-            contenders[k].epoch()
-            times[k].append(time.perf_counter() - start)
-    return Result(times)
+    return _paired.measure(
+        {k: c.epoch for k, c in contenders.items()}, repeats, label_width=22
+    )
 
 
 RATIOS = (
@@ -577,7 +527,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, c in contenders.items():
         if name in (LIBRARY, TORCH):  # pytorch's random starts are its own
             continue
-        diff = _max_rel(c.params(), reference)
+        diff = max_rel(c.params(), reference)
         assert diff <= EPOCH_RTOL, f"{name} drifted from library: {diff:.1e}"
         diffs.append(f"{name} {diff:.1e}")
     if torch_check is not None:
