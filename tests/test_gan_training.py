@@ -160,9 +160,14 @@ def test_nnx_step_is_stochastic_extragradient_with_fresh_draws():
     assert int(optimizer.step[...]) == 2
 
 
+# The Linen step runs on a sample of the rules (one field evaluation, two, and an
+# alternating schedule); the NNX step on every rule.
+LINEN_RULES = ("gda", "extra_adam", "alternating_gda")
+
+
 @pytest.mark.standard_promotion  # optax's Adam mixes int and float
 @pytest.mark.parametrize("name", sorted(mmx.rules.RULES))
-def test_every_registered_rule_trains_jitted_in_both_flax_apis(name):
+def test_every_registered_rule_trains_jitted_in_the_flax_apis(name):
     spec = mmx.rules.RULES[name]
     kwargs = dict(sample_real=sample_real, sample_noise=sample_noise, steps_per_call=3)
     model = Gan(nnx.Rngs(0))
@@ -170,6 +175,8 @@ def test_every_registered_rule_trains_jitted_in_both_flax_apis(name):
     metrics = gan.nnx_train_step("hinge", **kwargs)(model, optimizer, jax.random.key(0))
     assert int(optimizer.step[...]) == 3
     assert all(np.isfinite(float(v)) for v in metrics.values())
+    if name not in LINEN_RULES:  # the Linen step shares the rule plumbing: a sample
+        return
 
     G, D = nn.Dense(2), nn.Dense(1)
     params = {
