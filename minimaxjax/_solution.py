@@ -10,7 +10,7 @@ import optax
 
 from minimaxjax._types import PyTree
 
-__all__ = ["Solution", "Status", "recorded_trace", "status_message"]
+__all__ = ["Solution", "Status", "raise_if_failed", "recorded_trace", "status_message"]
 
 
 class Status(enum.IntEnum):
@@ -55,13 +55,28 @@ def status_message(code: Any) -> Any:
     return np.vectorize(lambda c: _MESSAGES[Status(int(c))], otypes=[str])(codes)
 
 
+def raise_if_failed(status: Any) -> None:
+    """A RuntimeError with the DIVERGED message if any code in ``status`` is
+    DIVERGED; a traced ``status`` is checked on the host when it is computed (the
+    error then reaches the caller as a ``JaxRuntimeError`` holding the message)."""
+    if isinstance(status, jax.core.Tracer):
+        jax.debug.callback(raise_if_failed, status)
+    elif np.any(np.asarray(status) == Status.DIVERGED):
+        raise RuntimeError(
+            f"mmx.solve failed: {_MESSAGES[Status.DIVERGED]} (a NaN or infinite "
+            "hyperparameter such as the learning rate, or a step too large for the "
+            "field)."
+        )
+
+
 class Solution(NamedTuple):
     """The result of :func:`solve` (a pytree: it jits and vmaps).
 
     Attributes:
       params: the last committed iterate (the last finite one if the run
         diverged).
-      state: the optimizer state at the end.
+      state: the optimizer state at the end (resume a run from it, see
+        ``raw_params``).
       status: int32 :class:`Status` code.
       trace: ``"field_norm"``: ‖V‖ at each field evaluation, length
         ``num_steps`` (a rule whose evaluations per iteration vary records
@@ -72,6 +87,10 @@ class Solution(NamedTuple):
         iteration would exceed) are NaN.
       stats: ``{"num_evaluations": field evaluations used, "num_iterations":
         iterations committed}`` (int32).
+      raw_params: the params the rule holds with ``state``: ``params`` itself,
+        except for a rule whose params sit at an intermediate point (the
+        reflected point of ``reflected_gda``). ``solve(field, sol, optimizer,
+        n)`` resumes from them and ``state``.
     """
 
     params: PyTree
@@ -79,6 +98,7 @@ class Solution(NamedTuple):
     status: jax.Array
     trace: dict[str, Any]
     stats: dict[str, jax.Array]
+    raw_params: PyTree = None
 
 
 def recorded_trace(

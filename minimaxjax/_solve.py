@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from minimaxjax._solution import Solution, Status, recorded_trace
+from minimaxjax._solution import Solution, Status, raise_if_failed, recorded_trace
 from minimaxjax._tree import (
     check_field_output,
     check_positive_int,
@@ -39,6 +39,8 @@ def solve(
     projection: Projection | None = None,
     tol: float | None = None,
     save_every: int | None = None,
+    state: optax.OptState | None = None,
+    throw: bool = False,
 ) -> Solution:
     r"""Run ``optimizer`` on ``field`` from ``z0`` for ``num_steps`` field evaluations.
 
@@ -66,7 +68,11 @@ def solve(
     Args:
       field: ``V(z, *args)`` (``V(z, *args, key)`` when ``key`` is given), returning
         a pytree with the structure of ``z0``.
-      z0: the starting point; its top-level children are the players.
+      z0: the starting point; its top-level children are the players. Or a
+        :class:`Solution`, to resume that run: from its ``raw_params`` and
+        ``state``, the iterates continue as one longer run would (up to rounding
+        where XLA compiles the two runs differently; with ``key``, from the new
+        key's draws).
       optimizer: an update rule (any optax transformation).
       num_steps: the budget of field evaluations, a positive int.
       args: extra arguments of the field (a pytree).
@@ -78,6 +84,14 @@ def solve(
       tol: stop when ``‖V(z^k)‖ ≤ tol`` (None: run the whole budget).
       save_every: record the committed iterate every ``save_every`` evaluations
         in ``trace["iterates"]`` (None: record nothing).
+      state: the optimizer state to start from, with ``z0`` the params the rule
+        holds with it (None: ``optimizer.init(z0)``).
+      throw: raise a ``RuntimeError`` with the status message if the run
+        DIVERGED (a non-finite field value, iterate or state, e.g. from a NaN
+        learning rate). Inside ``jax.jit`` or ``jax.vmap`` the check runs on the
+        host when the result is computed, and the error surfaces as a
+        ``JaxRuntimeError`` holding that message. False (the default): return
+        the status in ``Solution.status`` and never raise.
 
     Returns:
       A :class:`Solution`.
@@ -106,6 +120,10 @@ def solve(
             "optimizer must be an optax GradientTransformation (e.g. "
             f"mmx.extragradient(0.1)), got {type(optimizer).__name__}."
         )
+    if isinstance(z0, Solution):
+        if state is not None:
+            raise ValueError("pass a Solution to resume or a state, not both.")
+        z0, state = z0.raw_params, z0.state
     num_steps = check_positive_int(num_steps, "num_steps", "a budget of evaluations")
     if save_every is not None:
         save_every = check_positive_int(save_every, "save_every", "evaluations")
@@ -115,9 +133,13 @@ def solve(
     static = (field, optimizer, projection, num_steps, save_every)
     try:
         hash(static)
+        run = _solve_jit
     except TypeError:
-        return _solve(*static, z0, args, key, tol_array)
-    return _solve_jit(*static, z0, args, key, tol_array)
+        run = _solve
+    solution = run(*static, z0, args, key, tol_array, state)
+    if throw:
+        raise_if_failed(solution.status)
+    return solution
 
 
 class _Carry(NamedTuple):
@@ -144,11 +166,15 @@ def _solve(
     args: tuple[Any, ...],
     key: jax.Array | None,
     tol: jax.Array | None,
+    state: optax.OptState | None,
 ) -> Solution:
     opt = optax.with_extra_args_support(optimizer)
     z0 = strong(z0) if projection is None else projection(strong(z0))
     call = _caller(field, args, z0, key)
     state0 = opt.init(z0)
+    if state is not None:
+        _check_like(state, state0)
+        state0 = state
     counted = bool(find_states(state0, CountsEvaluations))
     per_iteration = 1 if counted else evaluations_per_iteration(opt, z0)
     num_iterations = num_steps // per_iteration
@@ -183,7 +209,8 @@ def _solve(
         ends = per_iteration * jnp.arange(1, num_iterations + 1, dtype=jnp.int32)
     trace = recorded_trace(norms, ends, saved, z0, end, num_steps, save_every)
     stats = {"num_evaluations": end.evaluations, "num_iterations": end.iterations}
-    return Solution(iterate(end.params, end.state), end.state, end.status, trace, stats)
+    params = iterate(end.params, end.state)
+    return Solution(params, end.state, end.status, trace, stats, end.params)
 
 
 def _caller(
@@ -203,6 +230,20 @@ def _caller(
         "drop them before solve.",
     )
     return call
+
+
+def _check_like(state: optax.OptState, fresh: optax.OptState) -> None:
+    """A ValueError unless ``state`` has the structure and shapes of ``fresh``."""
+
+    def shapes(tree: PyTree) -> Any:
+        return jax.tree.structure(tree), [jnp.shape(x) for x in jax.tree.leaves(tree)]
+
+    if shapes(state) != shapes(fresh):
+        raise ValueError(
+            "state must be a state of this optimizer for z0 (the structure and "
+            f"shapes of optimizer.init(z0)): got {jax.tree.structure(state)}, "
+            f"expected {jax.tree.structure(fresh)}."
+        )
 
 
 def _iteration(
