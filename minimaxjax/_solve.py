@@ -133,7 +133,7 @@ def solve(
     static = (field, optimizer, projection, num_steps, save_every)
     try:
         hash(static)
-        run = _solve_jit
+        run: Callable[..., Solution] = _solve_jit
     except TypeError:
         run = _solve
     solution = run(*static, z0, args, key, tol_array, state)
