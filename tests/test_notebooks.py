@@ -20,6 +20,7 @@ def test_the_tutorials_are_there():
         "01_bilinear_trajectories.ipynb",
         "02_limit_cycles.ipynb",
         "03_adversarial_training.ipynb",
+        "04_wgan_mixture.ipynb",
     ]
 
 
