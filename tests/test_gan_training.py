@@ -246,3 +246,42 @@ def test_bad_input_is_named_before_training():
     z = {"generator": jnp.ones(3), "critic": jnp.ones(3)}
     with pytest.raises(ValueError, match="same shape"):
         V(z, jnp.ones((4, 2)), jnp.ones((4, 1)), jax.random.key(0))
+
+
+def test_batches_and_rules_that_do_not_fit_the_model_are_named_first():
+    model = Gan(nnx.Rngs(0))
+    wide_noise = functools.partial(jax.random.normal, shape=(16, 5))
+    wide_real = functools.partial(jax.random.normal, shape=(16, 3))
+    optimizer = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
+    before = jax.tree.map(np.asarray, nnx.state(model, nnx.Param))
+    G, D = nn.Dense(2), nn.Dense(1)
+    params = {
+        "generator": G.init(jax.random.key(0), jnp.ones((1, 1)))["params"],
+        "critic": D.init(jax.random.key(1), jnp.ones((1, 2)))["params"],
+    }
+    state = TrainState.create(apply_fn=None, params=params, tx=optax.sgd(0.1))
+    for kwargs, name in (
+        (dict(sample_real=sample_real, sample_noise=wide_noise), "sample_noise"),
+        (dict(sample_real=wide_real, sample_noise=sample_noise), "sample_real"),
+    ):
+        step = gan.nnx_train_step("wasserstein", **kwargs)
+        with pytest.raises(ValueError, match=rf"{name} gives batches of shape"):
+            step(model, optimizer, jax.random.key(0))
+        linen_step = gan.linen_train_step(
+            "wasserstein",
+            generate=lambda p, n: G.apply({"params": p}, n),
+            criticise=lambda p, x: D.apply({"params": p}, x)[:, 0],
+            **kwargs,
+        )
+        with pytest.raises(ValueError, match=rf"{name} gives batches of shape"):
+            linen_step(state, jax.random.key(0))
+    after = jax.tree.map(np.asarray, nnx.state(model, nnx.Param))
+    jax.tree.map(np.testing.assert_array_equal, before, after)
+
+    two_timescales = mmx.extra_adam({"generator": 1e-4, "discriminator": 4e-4})
+    with pytest.raises(ValueError, match=r"learning_rate has 2 per-player.*critic"):
+        nnx.Optimizer(model, two_timescales, wrt=nnx.Param)
+    with pytest.raises(ValueError, match="turns must be a non-empty sequence"):
+        mmx.alternating(
+            {"critic": optax.sgd(0.1), "generator": optax.sgd(0.1)}, turns=[]
+        )

@@ -140,6 +140,32 @@ def _draws(
     return sample_real(real_key), sample_noise(noise_key), penalty_key
 
 
+def _check_shapes(
+    generate: Callable[[jax.Array], jax.Array],
+    criticise: Callable[[jax.Array], jax.Array],
+    sample_real: Sampler,
+    sample_noise: Sampler,
+    key: jax.Array,
+) -> None:
+    """Abstract evaluation of one draw: a noise or real batch the players cannot
+    take is named before anything is compiled."""
+    real, noise, _ = jax.eval_shape(
+        lambda k: _draws(sample_real, sample_noise, k, 0), key
+    )
+    for name, player, batch in (
+        ("sample_noise", generate, noise),
+        ("sample_real", criticise, real),
+    ):
+        try:
+            jax.eval_shape(player, batch)
+        except Exception as error:  # a shape error of JAX, Flax or the user
+            who = "generator" if name == "sample_noise" else "critic"
+            raise ValueError(
+                f"{name} gives batches of shape {batch.shape} and dtype "
+                f"{batch.dtype} that the {who} cannot take: {error}"
+            ) from error
+
+
 def _check_samplers(sample_real: Any, sample_noise: Any) -> None:
     for name, value in (("sample_real", sample_real), ("sample_noise", sample_noise)):
         if not callable(value):
@@ -261,7 +287,20 @@ def nnx_train_step(
                     f"model must have an nnx.Module attribute {name!r} (the "
                     f"players), got {type(model).__name__} without it."
                 )
+        if not checked_shapes:
+            g_def, g_state = nnx.split(model.generator)
+            c_def, c_state = nnx.split(model.critic)
+            _check_shapes(
+                lambda n: nnx.merge(g_def, g_state)(n),
+                lambda x: nnx.merge(c_def, c_state)(x),
+                sample_real,
+                sample_noise,
+                key,
+            )
+            checked_shapes.append(True)
         return step(model, optimizer, key)
+
+    checked_shapes: list[bool] = []
 
     return checked
 
@@ -352,7 +391,20 @@ def linen_train_step(
         state, metrics = jax.lax.scan(one, state, keys)
         return state, jax.tree.map(lambda m: m[-1], metrics)
 
-    return step
+    def checked(state: Any, key: jax.Array) -> tuple[Any, Metrics]:
+        if not checked_shapes:
+            _check_shapes(
+                lambda n: generate(state.params["generator"], n),
+                lambda x: criticise(state.params["critic"], x),
+                sample_real,
+                sample_noise,
+                key,
+            )
+            checked_shapes.append(True)
+        return step(state, key)
+
+    checked_shapes: list[bool] = []
+    return checked
 
 
 def average(
