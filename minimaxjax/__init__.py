@@ -26,7 +26,9 @@ from minimaxjax.rules import (
     BiasCorrectedExtragradientPlusState as BiasCorrectedExtragradientPlusState,
 )
 from minimaxjax.rules import ExtraState as ExtraState
+from minimaxjax.rules import LangevinRMSpropState as LangevinRMSpropState
 from minimaxjax.rules import LangevinState as LangevinState
+from minimaxjax.rules import MixedNELDState as MixedNELDState
 from minimaxjax.rules import PerPlayerState as PerPlayerState
 from minimaxjax.rules import ReflectedState as ReflectedState
 from minimaxjax.rules import (
@@ -45,8 +47,10 @@ from minimaxjax.rules import extragradient_plus as extragradient_plus
 from minimaxjax.rules import gda as gda
 from minimaxjax.rules import iterate as iterate
 from minimaxjax.rules import langevin_gda as langevin_gda
+from minimaxjax.rules import langevin_rmsprop as langevin_rmsprop
 from minimaxjax.rules import mirror_descent as mirror_descent
 from minimaxjax.rules import mirror_prox as mirror_prox
+from minimaxjax.rules import mixed_ne_ld as mixed_ne_ld
 from minimaxjax.rules import optimistic_gda as optimistic_gda
 from minimaxjax.rules import optimistic_mirror_descent as optimistic_mirror_descent
 from minimaxjax.rules import per_player as per_player
@@ -66,7 +70,9 @@ __all__ = [
     "BiasCorrectedExtragradientPlusState",
     "ExtraState",
     "Field",
+    "LangevinRMSpropState",
     "LangevinState",
+    "MixedNELDState",
     "PerPlayerState",
     "ReflectedState",
     "Solution",
@@ -91,8 +97,10 @@ __all__ = [
     "iterate",
     "jacobian_operator_norm",
     "langevin_gda",
+    "langevin_rmsprop",
     "mirror_descent",
     "mirror_prox",
+    "mixed_ne_ld",
     "optimistic_gda",
     "optimistic_mirror_descent",
     "per_player",

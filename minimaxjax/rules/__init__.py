@@ -32,13 +32,17 @@ from minimaxjax.rules._alternating import alternating as alternating
 from minimaxjax.rules._extra import ExtraState as ExtraState
 from minimaxjax.rules._extra import extra as extra
 from minimaxjax.rules._iterate import iterate as iterate
+from minimaxjax.rules._langevin import LangevinRMSpropState as LangevinRMSpropState
 from minimaxjax.rules._langevin import LangevinState as LangevinState
 from minimaxjax.rules._langevin import langevin_gda as langevin_gda
+from minimaxjax.rules._langevin import langevin_rmsprop as langevin_rmsprop
 from minimaxjax.rules._mirror import mirror_descent as mirror_descent
 from minimaxjax.rules._mirror import mirror_prox as mirror_prox
 from minimaxjax.rules._mirror import (
     optimistic_mirror_descent as optimistic_mirror_descent,
 )
+from minimaxjax.rules._mixed_ne import MixedNELDState as MixedNELDState
+from minimaxjax.rules._mixed_ne import mixed_ne_ld as mixed_ne_ld
 from minimaxjax.rules._players import PerPlayerState as PerPlayerState
 from minimaxjax.rules._players import per_player as per_player
 from minimaxjax.rules._protocol import Committing as Committing
@@ -61,7 +65,9 @@ __all__ = [
     "Committing",
     "CountsEvaluations",
     "ExtraState",
+    "LangevinRMSpropState",
     "LangevinState",
+    "MixedNELDState",
     "PerPlayerState",
     "ReflectedState",
     "RuleSpec",
@@ -78,8 +84,10 @@ __all__ = [
     "gda",
     "iterate",
     "langevin_gda",
+    "langevin_rmsprop",
     "mirror_descent",
     "mirror_prox",
+    "mixed_ne_ld",
     "optimistic_gda",
     "optimistic_mirror_descent",
     "per_player",
