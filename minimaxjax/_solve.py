@@ -123,7 +123,7 @@ def solve(
     if isinstance(z0, Solution):
         if state is not None:
             raise ValueError("pass a Solution to resume or a state, not both.")
-        z0, state = z0.raw_params, z0.state
+        z0, state = (z0.params if z0.raw_params is None else z0.raw_params), z0.state
     num_steps = check_positive_int(num_steps, "num_steps", "a budget of evaluations")
     if save_every is not None:
         save_every = check_positive_int(save_every, "save_every", "evaluations")
@@ -207,7 +207,8 @@ def _solve(
                 checked, start, keys, num_iterations, saving
             )
         ends = per_iteration * jnp.arange(1, num_iterations + 1, dtype=jnp.int32)
-    trace = recorded_trace(norms, ends, saved, z0, end, num_steps, save_every)
+    first = iterate(z0, state0)  # z0 itself unless a resumed rule sits mid-way
+    trace = recorded_trace(norms, ends, saved, first, end, num_steps, save_every)
     stats = {"num_evaluations": end.evaluations, "num_iterations": end.iterations}
     params = iterate(end.params, end.state)
     return Solution(params, end.state, end.status, trace, stats, end.params)

@@ -145,6 +145,15 @@ def test_solve_resumes_from_a_restored_solution(tmp_path, opt):
     assert_bitwise_equal(explicit, resumed)
 
 
+def test_a_resumed_trace_starts_at_the_committed_iterate():
+    opt = mmx.reflected_gda(0.2)
+    first = mmx.solve(V, start(), opt, 10, save_every=5, state=opt.init(start()))
+    assert not np.array_equal(first.raw_params["x"], first.params["x"])
+    more = mmx.solve(V, first, opt, 10, save_every=5)
+    saved = jax.tree.map(lambda a: a[0], more.trace["iterates"])
+    assert_bitwise_equal(saved, first.params)
+
+
 def test_solve_resumes_a_stochastic_run(tmp_path):
     def noisy(z, key):
         e = jax.random.normal(key, (5,))
