@@ -122,3 +122,79 @@ def test_gda_ends_on_the_spurious_curve_of_the_escaping_trap():
     x, omega = (float(p) for p in sol.params)
     assert abs(x * omega - 0.5) < 1e-4
     assert np.hypot(x, omega) > 1.0
+
+
+def test_a_langevin_rule_without_a_key_says_how_to_pass_one():
+    for rule in (mmx.langevin_gda, mmx.langevin_rmsprop):
+        with pytest.raises(TypeError, match=r"key=jax\.random\.key"):
+            rule(0.1, 1.0)
+
+
+# ------------------------------------------------------- RMSprop-preconditioned
+
+
+def np_rmsprop_langevin_drift(A, z0, eta, decay, eps, steps):
+    """τ = 0: v⁺ = αv + (1 − α)g², z⁺ = z − ηg/(λ + √v⁺), in float64 NumPy."""
+    z, v = np.asarray(z0, np.float64), np.zeros(len(z0))
+    for _ in range(steps):
+        g = A @ z
+        v = decay * v + (1 - decay) * g * g
+        z = z - eta * g / (eps + np.sqrt(v))
+    return z
+
+
+def test_rmsprop_at_zero_temperature_is_preconditioned_gda(x64):
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(4, 4))
+    z0 = rng.normal(size=4)
+
+    def V(z):
+        (w,) = z
+        return (jnp.asarray(A) @ w,)
+
+    opt = mmx.langevin_rmsprop(0.05, 0.0, key=KEY, decay=0.9, eps=1e-3)
+    sol = mmx.solve(V, (jnp.asarray(z0),), opt, 30)
+    expected = np_rmsprop_langevin_drift(A, z0, 0.05, 0.9, 1e-3, 30)
+    np.testing.assert_allclose(sol.params[0], expected, rtol=1e-10)
+
+
+def test_rmsprop_noise_is_scaled_by_the_preconditioner():
+    # One step from v = 0 with a constant field c: v⁺ = (1 − α)c², G = 1/(λ + √v⁺),
+    # update = −ηGc + √(2ηG)τξ, so (update + ηGc)/(√(2ηG)τ) is N(0, 1).
+    eta, tau, decay, eps, n = 0.01, 0.5, 0.99, 1e-5, 100_000
+    c = np.where(np.arange(n) % 2 == 0, 0.3, -2.0)  # two preconditioner values
+    opt = mmx.langevin_rmsprop(eta, tau, key=KEY, decay=decay, eps=eps)
+    z = (jnp.zeros(n),)
+    updates, state = opt.update((jnp.asarray(c, jnp.float32),), opt.init(z), z)
+    G = 1 / (eps + np.sqrt((1 - decay) * c * c))
+    drift = -eta * G * c
+    xi = (np.asarray(updates[0], np.float64) - drift) / (np.sqrt(2 * eta * G) * tau)
+    for half in (xi[0::2], xi[1::2]):
+        assert abs(half.mean()) < 0.015
+        assert half.std() == pytest.approx(1.0, rel=0.015)
+    np.testing.assert_allclose(state.nu[0], (1 - decay) * c * c, rtol=1e-6)
+    assert int(state.steps) == 1
+
+
+def test_rmsprop_per_player_rates_and_reruns():
+    opt = mmx.langevin_rmsprop((0.1, 0.2), 1.0, key=KEY)
+    z = (jnp.zeros(4), jnp.zeros(4))
+    g = (jnp.ones(4), jnp.ones(4))
+    updates, state = opt.update(g, opt.init(z), z)
+    again, _ = opt.update(g, opt.init(z), z)
+    assert isinstance(state, mmx.PerPlayerState)
+    assert not np.allclose(updates[0], updates[1])
+    np.testing.assert_array_equal(updates[0], again[0])
+
+
+def test_rmsprop_bad_arguments():
+    with pytest.raises(ValueError, match=r"temperature must be >= 0, got -1\.0"):
+        mmx.langevin_rmsprop(0.1, -1.0, key=KEY)
+    with pytest.raises(ValueError, match=r"decay must be in \[0, 1\), got 1\.0"):
+        mmx.langevin_rmsprop(0.1, 1.0, key=KEY, decay=1.0)
+    with pytest.raises(ValueError, match=r"eps must be > 0, got 0\.0"):
+        mmx.langevin_rmsprop(0.1, 1.0, key=KEY, eps=0.0)
+    with pytest.raises(TypeError, match="key"):
+        mmx.langevin_rmsprop(0.1, 1.0, key=1)
+    with pytest.raises(TypeError, match="learning_rate"):
+        mmx.langevin_rmsprop("fast", 1.0, key=KEY)
