@@ -41,6 +41,12 @@ def save_and_restore(path, tree, like):
         )
 
 
+def committed(tree):
+    """``tree`` committed to the default device, as orbax restores arrays: a run
+    from it and a run from a restored checkpoint share one compilation."""
+    return jax.device_put(tree, jax.devices()[0])
+
+
 def leaves(tree):
     """NumPy leaves, PRNG keys as their raw data."""
     return [
@@ -127,7 +133,8 @@ SOLVE_RULES = [
 @pytest.mark.parametrize("opt", SOLVE_RULES)
 def test_solve_resumes_from_a_restored_solution(tmp_path, opt):
     # From an explicit state, as the resumed run: one compilation for both.
-    first = mmx.solve(V, start(), opt, 40, state=opt.init(start()))
+    z, state = committed((start(), opt.init(start())))
+    first = mmx.solve(V, z, opt, 40, state=state)
     like = jax.eval_shape(lambda: first)
     restored = save_and_restore(tmp_path / "ckpt", first, like)
     assert isinstance(restored, mmx.Solution)
@@ -161,9 +168,8 @@ def test_solve_resumes_a_stochastic_run(tmp_path):
         return {"x": v["x"] + 0.1 * e[:2], "y": v["y"] + 0.1 * e[2:]}
 
     opt = mmx.extragradient(0.2)
-    first = mmx.solve(
-        noisy, start(), opt, 30, key=jax.random.key(1), state=opt.init(start())
-    )
+    z, state = committed((start(), opt.init(start())))
+    first = mmx.solve(noisy, z, opt, 30, key=jax.random.key(1), state=state)
     like = jax.eval_shape(lambda: first)
     restored = save_and_restore(tmp_path / "noisy", first, like)
     key = jax.random.key(2)
@@ -178,7 +184,8 @@ def test_solve_resumes_a_rule_whose_evaluations_vary(tmp_path):
     # two halves may commit fewer iterations than the whole; a restored run
     # continues exactly as the one in memory.
     opt = mmx.adaptive_extragradient_plus(power_iterations=2, max_backtracks=2)
-    first = mmx.solve(V, start(), opt, 60, state=opt.init(start()))
+    z, state = committed((start(), opt.init(start())))
+    first = mmx.solve(V, z, opt, 60, state=state)
     restored = save_and_restore(
         tmp_path / "counted", first, jax.eval_shape(lambda: first)
     )
@@ -242,11 +249,14 @@ def test_nnx_gan_run_interrupted_and_resumed_matches_an_uninterrupted_run(tmp_pa
 
     def fresh(seed):
         model = Gan(nnx.Rngs(seed))
-        return model, nnx.Optimizer(model, rule, wrt=nnx.Param)
+        optimizer = nnx.Optimizer(model, rule, wrt=nnx.Param)
+        nnx.update(model, committed(nnx.state(model)))
+        nnx.update(optimizer, committed(nnx.state(optimizer)))
+        return model, optimizer
 
-    (model, optimizer), _ = run(step, fresh(0), jax.random.key(7), 5)
+    (model, optimizer), _ = run(step, fresh(0), committed(jax.random.key(7)), 5)
 
-    (first, first_opt), key = run(step, fresh(0), jax.random.key(7), 2)
+    (first, first_opt), key = run(step, fresh(0), committed(jax.random.key(7)), 2)
     saved = {"model": nnx.state(first), "optimizer": nnx.state(first_opt), "key": key}
     new_model, new_opt = fresh(1)  # other initial weights, overwritten
     like = {"model": nnx.state(new_model), "optimizer": nnx.state(new_opt), "key": key}
@@ -279,13 +289,13 @@ def test_linen_gan_run_interrupted_and_resumed_matches_an_uninterrupted_run(tmp_
             "critic": D.init(k2, jnp.ones((1, 2)))["params"],
         }
         state = TrainState.create(apply_fn=None, params=params, tx=tx)
-        return state.replace(step=jnp.zeros([], jnp.int32))  # not weak: one compile
+        return committed(state.replace(step=jnp.zeros([], jnp.int32)))  # not weak
 
     def step(state, key):
         return train(state, key)[0]
 
-    whole, _ = run(step, fresh(0), jax.random.key(5), 4)
-    first, key = run(step, fresh(0), jax.random.key(5), 1)
+    whole, _ = run(step, fresh(0), committed(jax.random.key(5)), 4)
+    first, key = run(step, fresh(0), committed(jax.random.key(5)), 1)
     restored = save_and_restore(
         tmp_path / "ckpt", {"state": first, "key": key}, {"state": fresh(1), "key": key}
     )
@@ -316,11 +326,14 @@ def test_nnx_adversarial_run_resumed_mid_iteration_matches(tmp_path):
 
     def fresh(seed):
         model = nnx.Linear(4, 3, rngs=nnx.Rngs(seed))
-        return model, nnx.Optimizer(model, rule, wrt=nnx.Param)
+        optimizer = nnx.Optimizer(model, rule, wrt=nnx.Param)
+        nnx.update(model, committed(nnx.state(model)))
+        nnx.update(optimizer, committed(nnx.state(optimizer)))
+        return model, optimizer
 
-    (model, optimizer), _ = run(step, fresh(0), jax.random.key(9), 6)
+    (model, optimizer), _ = run(step, fresh(0), committed(jax.random.key(9)), 6)
 
-    (first, first_opt), key = run(step, fresh(0), jax.random.key(9), 3)
+    (first, first_opt), key = run(step, fresh(0), committed(jax.random.key(9)), 3)
     assert int(first_opt.opt_state.phase[...]) == 1  # at the extrapolated point
     new_model, new_opt = fresh(1)
     restored = save_and_restore(
@@ -343,14 +356,14 @@ def test_linen_adversarial_run_resumed_mid_iteration_matches(tmp_path):
     def fresh(seed):
         params = module.init(jax.random.key(seed), jnp.ones((1, 4)))["params"]
         state = TrainState.create(apply_fn=module.apply, params=params, tx=tx)
-        return state.replace(step=jnp.zeros([], jnp.int32))  # not weak: one compile
+        return committed(state.replace(step=jnp.zeros([], jnp.int32)))  # not weak
 
     def step(state, key):
         k_batch, k_attack = jax.random.split(key)
         return train(state, *batch(k_batch), k_attack)[0]
 
-    whole, _ = run(step, fresh(0), jax.random.key(4), 6)
-    first, key = run(step, fresh(0), jax.random.key(4), 3)
+    whole, _ = run(step, fresh(0), committed(jax.random.key(4)), 6)
+    first, key = run(step, fresh(0), committed(jax.random.key(4)), 3)
     restored = save_and_restore(
         tmp_path / "ckpt", {"state": first, "key": key}, {"state": fresh(1), "key": key}
     )
