@@ -21,6 +21,7 @@ def test_the_tutorials_are_there():
         "02_limit_cycles.ipynb",
         "03_adversarial_training.ipynb",
         "04_wgan_mixture.ipynb",
+        "05_mixed_strategies.ipynb",
     ]
 
 
