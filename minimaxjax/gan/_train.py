@@ -288,11 +288,11 @@ def nnx_train_step(
                     f"players), got {type(model).__name__} without it."
                 )
         if not checked_shapes:
-            g_def, g_state = nnx.split(model.generator)
-            c_def, c_state = nnx.split(model.critic)
+            g_def, g_state = nnx.split(getattr(model, "generator"))  # noqa: B009
+            c_def, c_state = nnx.split(getattr(model, "critic"))  # noqa: B009
             _check_shapes(
-                lambda n: nnx.merge(g_def, g_state)(n),
-                lambda x: nnx.merge(c_def, c_state)(x),
+                lambda n: cast(Any, nnx.merge(g_def, g_state))(n),
+                lambda x: cast(Any, nnx.merge(c_def, c_state))(x),
                 sample_real,
                 sample_noise,
                 key,
