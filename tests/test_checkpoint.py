@@ -387,7 +387,11 @@ def test_throw_raises_the_status_message():
     with pytest.raises(
         RuntimeError, match=r"mmx\.solve failed: diverged.*learning rate"
     ):
-        mmx.solve(V, z, mmx.gda(jnp.nan), 10, throw=True)
+        mmx.solve(V, z, mmx.gda(1e38), 10, throw=True)  # overflows
+    with pytest.raises(ValueError, match="learning_rate must be finite and >= 0"):
+        mmx.gda(jnp.nan)  # known before the run: an error at once
+    with pytest.raises(ValueError, match=r"learning_rate\['y'\] must be finite"):
+        mmx.extra_adam({"x": 1e-3, "y": -1e-3})
     jitted = jax.jit(lambda lr: mmx.solve(V, z, mmx.gda(lr), 10, throw=True))
     with pytest.raises(Exception, match=r"mmx\.solve failed: diverged") as error:
         jax.block_until_ready(jitted(jnp.nan))

@@ -124,6 +124,10 @@ def _check_learning_rate(value: Any, argument: str) -> None:
             f"{argument} must be a scalar, an optax schedule, or a per-player "
             f"tuple/dict of those, got {value!r}."
         )
+    if isinstance(array, jax.core.Tracer):
+        return  # known at run time only: a NaN shows as solve's DIVERGED status
+    if not bool(jax.numpy.isfinite(array)) or bool(array < 0):
+        raise ValueError(f"{argument} must be finite and >= 0, got {value!r}.")
 
 
 def by_player(
