@@ -3,7 +3,9 @@
 import jax
 import numpy as np
 import pytest
+from flax import nnx
 
+import minimaxjax as mmx
 from benchmarks.gan import __main__ as bench
 from benchmarks.gan import mixtures
 
@@ -125,11 +127,24 @@ def test_unknown_names_rejected(option, value, capsys):
 
 def test_defaults():
     args = bench.parse_args([])
-    assert args.rules == list(bench.train.RULES) and len(args.rules) == 6
+    rules = list(bench.train.RULES)
+    assert len(rules) == 7 and rules[-1] == "mirror_gan"
+    assert args.rules == rules[:-1]  # Mirror-GAN: 5 evaluations, not in the default
     assert args.seeds >= 3
     full = bench.parse_args(["--full"])
+    assert full.rules == rules
     assert full.losses == ["wgan_gp", "non_saturating"]
     assert full.datasets == ["grid25", "ring8"]
+
+
+def test_mirror_gan_rule():
+    # MixedNE-LD with K = 5 Langevin steps: 5 field evaluations per iteration
+    # (opaque mode) and its key in the state.
+    rule = bench.train.make_rule("mirror_gan", bench.train.RULES["mirror_gan"].lr)
+    params = nnx.state(bench.train.Gan(0), nnx.Param)
+    assert mmx.rules.evaluations_per_iteration(rule, params) == 5
+    state = rule.init(params)
+    assert isinstance(state, mmx.MixedNELDState)
 
 
 @pytest.mark.standard_promotion
