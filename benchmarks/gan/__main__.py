@@ -42,14 +42,14 @@ from benchmarks.gan import mixtures, train
 
 # Mirror-GAN costs K = 5 field evaluations per iteration: left out of the
 # default run (sized for about ten minutes on two cores), in --full.
-DEFAULT = {
+DEFAULT: dict[str, Any] = {
     "rules": [name for name in train.RULES if name != "mirror_gan"],
     "losses": ["wgan_gp"],
     "datasets": ["ring8"],
     "seeds": 3,
     "iterations": 1000,
 }
-QUICK = {
+QUICK: dict[str, Any] = {
     "rules": ["sim_adam", "extragradient"],
     "losses": ["non_saturating"],
     "datasets": ["ring8"],
@@ -58,7 +58,7 @@ QUICK = {
 }
 NUM_EVAL = 2500  # generator and target samples for the final metrics
 QUICK_NUM_EVAL = 500
-FULL = {
+FULL: dict[str, Any] = {
     "rules": list(train.RULES),
     "losses": list(train.LOSSES),
     "datasets": list(mixtures.DATASETS),
@@ -299,7 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 def score(
                     lr: float, key: tuple[str, str, str] = (dataset, loss, name)
                 ) -> Any:
-                    runs = results[(*key, lr)]
+                    index = (*key, lr)
+                    runs = results[index]
                     return (
                         -np.mean([r.final["modes"] for r in runs]),
                         np.mean([r.final["w"] for r in runs]),
