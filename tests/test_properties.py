@@ -166,10 +166,10 @@ def test_gda_contracts_on_a_strongly_monotone_game(game, fraction):
 
 
 # Single-call methods: linear convergence below their step bounds, OGDA (past
-# extragradient) for η ≤ 1/(4L) (Gidel et al., ICLR 2019, on strongly monotone
-# operators) and reflected forward–backward for η < (√2 − 1)/L (Malitsky, SIAM J.
-# Optim. 2015). Neither is Fejér monotone step by step; the whole run must end
-# within 1e-3 of the start's distance.
+# extragradient) for η ≤ 1/(4L) (Gidel et al., ICLR 2019; Mokhtari, Ozdaglar &
+# Pattathil, AISTATS 2020) and reflected forward–backward for η < (√2 − 1)/L
+# (Malitsky, SIAM J. Optim. 2015). Neither is Fejér monotone step by step; the
+# whole run must end within 1e-3 of the start's distance.
 SINGLE_CALL = {
     "optimistic_gda": lambda L: 1 / (4 * L),
     "reflected_gda": lambda L: (np.sqrt(2) - 1) / L,
