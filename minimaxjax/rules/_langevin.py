@@ -212,7 +212,7 @@ def _langevin_rmsprop(
         tau = temperature(state.steps) if callable(temperature) else temperature
         next_key, step_key = jax.random.split(state.key)
         leaves, treedef = jax.tree.flatten(updates)
-        nus = treedef.flatten_up_to(state.nu)
+        nus = jax.tree.leaves(state.nu)
         keys = jax.random.split(step_key, max(len(leaves), 1))
 
         def step(

@@ -57,7 +57,7 @@ def _chain_step(
     """One Langevin step ``P(c − ηV(c) + √(2η)τξ)`` and the key of the next one."""
     next_key, step_key = jax.random.split(key)
     leaves, treedef = jax.tree.flatten(point)
-    values = treedef.flatten_up_to(value)
+    values = jax.tree.leaves(value)
     keys = jax.random.split(step_key, max(len(leaves), 1))
 
     def step(c: jax.Array, g: jax.Array, k: jax.Array) -> jax.Array:
