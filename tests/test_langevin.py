@@ -188,7 +188,9 @@ def test_rmsprop_per_player_rates_and_reruns():
 
 
 def test_rmsprop_bad_arguments():
-    with pytest.raises(ValueError, match=r"temperature must be finite and >= 0, got -1\.0"):
+    with pytest.raises(
+        ValueError, match=r"temperature must be finite and >= 0, got -1\.0"
+    ):
         mmx.langevin_rmsprop(0.1, -1.0, key=KEY)
     with pytest.raises(ValueError, match=r"decay must be in \[0, 1\), got 1\.0"):
         mmx.langevin_rmsprop(0.1, 1.0, key=KEY, decay=1.0)

@@ -109,7 +109,9 @@ def test_projection_keeps_every_sample_in_the_box():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match=r"temperature must be finite and >= 0, got -0\.1"):
+    with pytest.raises(
+        ValueError, match=r"temperature must be finite and >= 0, got -0\.1"
+    ):
         mmx.mixed_ne_ld(0.1, -0.1, key=KEY)
     with pytest.raises(ValueError, match=r"inner_steps.*got 0"):
         mmx.mixed_ne_ld(0.1, 0.1, key=KEY, inner_steps=0)
