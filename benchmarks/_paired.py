@@ -2,6 +2,7 @@
 order, ratios taken round by round (see ``benchmarks/README.md``)."""
 
 import os
+import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -53,6 +54,20 @@ def torch_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def cpu_name() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux)."""
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return cpu
 
 
 def jax_threads() -> int:

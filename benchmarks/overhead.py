@@ -79,6 +79,7 @@ import numpy as np
 import optax
 
 import minimaxjax as mmx
+from benchmarks import _paired
 from minimaxjax.rules import _baselines
 
 PyTree = Any
@@ -417,15 +418,7 @@ def measure(
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = _paired.cpu_name()
     import jaxlib
 
     return (

@@ -73,15 +73,7 @@ OGDA_MU = 0.1
 
 def machine() -> dict[str, Any]:
     """Platform, versions, device and load average."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = _paired.cpu_name()
     return {
         "platform": platform.platform(),
         "cpu": cpu,
