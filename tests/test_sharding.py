@@ -133,6 +133,39 @@ def gan_step(mesh):
         "batch_devices": sorted(set(seen)),
         "params_devices": [devices(v) for v in jax.tree.leaves(state.params)],
     }
+
+
+def nnx_gan_step(mesh):
+    """The same with Flax NNX: model and optimizer state replicated over the mesh
+    (``nnx.state`` placed, then ``nnx.update``), batches sharded on 'data'."""
+    from flax import nnx
+
+    class Gan(nnx.Module):
+        def __init__(self, rngs):
+            self.generator = nnx.Linear(1, 2, rngs=rngs)
+            self.critic = nnx.Sequential(nnx.Linear(2, 1, rngs=rngs), lambda s: s[:, 0])
+
+    model = Gan(nnx.Rngs(0))
+    optimizer = nnx.Optimizer(model, mmx.extragradient(1e-2), wrt=nnx.Param)
+    for obj in (model, optimizer):
+        nnx.update(obj, place(nnx.state(obj), mesh, P()))
+    shard = (lambda b: b) if mesh is None else (
+        lambda b: jax.lax.with_sharding_constraint(b, NamedSharding(mesh, P("data")))
+    )
+    step = gan.nnx_train_step(
+        "wasserstein",
+        sample_real=lambda k: shard(1.0 + jax.random.normal(k, (64, 2))),
+        sample_noise=lambda k: shard(jax.random.normal(k, (64, 1))),
+        steps_per_call=5,
+    )
+    for i in range(2):
+        step(model, optimizer, jax.random.key(i))
+    params = nnx.state(model, nnx.Param)
+    return {
+        "params": leaves(params),
+        "params_devices": [devices(v) for v in jax.tree.leaves(params)],
+        "state_devices": [devices(v) for v in jax.tree.leaves(nnx.state(optimizer))],
+    }
 '''
 
 RUNNER = r"""
@@ -145,7 +178,7 @@ mesh = Mesh(np.array(jax.devices()), ("data",))
 print(json.dumps({name: globals()[name](mesh) for name in NAMES}))
 """
 
-NAMES = ("adversarial", "solve", "gan_step")
+NAMES = ("adversarial", "solve", "gan_step", "nnx_gan_step")
 
 
 def _cases():
@@ -220,6 +253,13 @@ def test_gan_step_with_sharded_batches(sharded, single):
     reference = single("gan_step")
     assert reference["batch_devices"] == [1]
     _assert_same_params(out["params"], reference["params"])
+
+
+def test_nnx_gan_step_with_replicated_state_and_sharded_batches(sharded, single):
+    out = sharded["nnx_gan_step"]
+    assert set(out["params_devices"]) == {DEVICES}
+    assert set(out["state_devices"]) == {DEVICES}  # the anchor, the step count
+    _assert_same_params(out["params"], single("nnx_gan_step")["params"])
 
 
 def test_the_comparison_can_fail(sharded, single):
