@@ -750,6 +750,25 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def escaping_trap_row(out: Path, fmt: str, quick: bool) -> Path:
+    """Mixed strategies on the escaping trap: GDA and extragradient against
+    MixedNE-LD over 32 keys (2 with ``quick``), printed, and the trajectories'
+    plot."""
+    from benchmarks import mixed
+
+    inner_steps = 5 if quick else 100
+    if quick:
+        trap = mixed.trap_runs(steps=20, iterations=3, inner_steps=inner_steps, seeds=2)
+    else:
+        trap = mixed.trap_runs(
+            steps=3000, iterations=150, inner_steps=inner_steps, seeds=32
+        )
+    print(mixed.trap_summary(trap, inner_steps) + "\n")
+    path = out / f"escaping_trap_mixed.{fmt}"
+    mixed.plot_trap(trap, path)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m benchmarks``: run, print the tables, write the plots."""
     tic = time.perf_counter()
@@ -807,6 +826,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     written.append(plot_summary(results, list(config.rules), out, args.format))
     if config.stability_plot:
         written.append(plot_stability(out, args.format))
+
+    if "escaping_trap" in config.games:
+        written.append(escaping_trap_row(out, args.format, args.quick))
 
     rules = all_rules()
     notes = [f"{name}: {rules[name].note}" for name in config.rules if rules[name].note]

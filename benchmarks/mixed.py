@@ -203,6 +203,26 @@ def plot_rps(runs: dict[str, np.ndarray], path: Path | None = None) -> Any:
     return None
 
 
+def trap_summary(trap: dict[str, np.ndarray], inner_steps: int) -> str:
+    """The escaping trap's row: where each rule ends, as a short table."""
+    lines = [
+        f"escaping trap from (x, ω) = {TRAP_START}: the equilibrium is (0, 0), the "
+        "spurious curve xω = 1/2",
+        f"{'rule':<14} {'runs':>5} {'within 0.1 of (0, 0)':>21} {'on xω = 1/2':>12}",
+    ]
+    for name in ("GDA", "extragradient", "MixedNE-LD"):
+        ends = trap[name][..., -1, :].reshape(-1, 2)
+        near = np.hypot(ends[:, 0], ends[:, 1]) < 0.1
+        trapped = np.abs(ends[:, 0] * ends[:, 1] - 0.5) < 1e-2
+        lines.append(
+            f"{name:<14} {len(ends):>5} {near.mean():>21.0%} {trapped.mean():>12.0%}"
+        )
+    options = {**MIXED, "inner_steps": inner_steps}
+    options_text = ", ".join(f"{k} = {v:g}" for k, v in options.items())
+    lines.append(f"(GDA and extragradient at step 0.1; MixedNE-LD: {options_text})")
+    return "\n".join(lines)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.mixed", description=__doc__.split("\n")[0]
@@ -225,20 +245,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     matplotlib.use("Agg")
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    inner_steps = 5 if args.quick else 100
     if args.quick:
-        trap = trap_runs(steps=20, iterations=3, inner_steps=5, seeds=2)
+        trap = trap_runs(steps=20, iterations=3, inner_steps=inner_steps, seeds=2)
         rps = rps_runs(iterations=20, learning_rate=0.5)
     else:
-        trap = trap_runs(steps=3000, iterations=150, inner_steps=100, seeds=8)
+        trap = trap_runs(steps=3000, iterations=150, inner_steps=inner_steps, seeds=8)
         rps = rps_runs(iterations=400, learning_rate=0.5)
     plot_trap(trap, args.out / "mixed_escaping_trap.png")
     plot_rps(rps, args.out / "mixed_rps_mirror.png")
-    near = np.hypot(*trap["MixedNE-LD"][:, -1].T) < 0.1
-    print(
-        f"escaping trap: GDA ends at {trap['GDA'][-1].round(3)}, extragradient at "
-        f"{trap['extragradient'][-1].round(3)}; MixedNE-LD within 0.1 of (0, 0) in "
-        f"{near.sum()} of {near.size} runs"
-    )
+    print(trap_summary(trap, inner_steps))
     for name in ("mirror descent", "mirror-prox"):
         print(
             f"rock–paper–scissors, {name}: gap of the last iterate "
