@@ -404,6 +404,7 @@ def linen_train_step(
         return step(state, key)
 
     checked_shapes: list[bool] = []
+    checked.lower = step.lower  # type: ignore[attr-defined]  # memory_analysis etc.
     return checked
 
 
