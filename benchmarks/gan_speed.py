@@ -618,7 +618,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         NNX: Nnx(n, key),
         LINEN: Linen(n, key),
         HAND: Hand(n, key),
-        AA: Nnx(n, key, twin=True),
+        AA: Nnx(n, key, twin=not options.quick),  # quick: reuse the compiled step
         NATURAL: Nnx(n, key, natural=True),
     }
     if torch_available():
