@@ -128,8 +128,8 @@ def test_unknown_names_rejected(option, value, capsys):
 def test_defaults():
     args = bench.parse_args([])
     rules = list(bench.train.RULES)
-    assert len(rules) == 7 and rules[-1] == "mirror_gan"
-    assert args.rules == rules[:-1]  # Mirror-GAN: 5 evaluations, not in the default
+    assert len(rules) == 8 and rules[-2:] == ["mirror_gan", "mirror_prox_gan"]
+    assert args.rules == rules[:-2]  # 5 and 11 evaluations: not in the default
     assert args.seeds >= 3
     full = bench.parse_args(["--full"])
     assert full.rules == rules
@@ -137,12 +137,16 @@ def test_defaults():
     assert full.datasets == ["grid25", "ring8"]
 
 
-def test_mirror_gan_rule():
-    # MixedNE-LD with K = 5 Langevin steps: 5 field evaluations per iteration
-    # (opaque mode) and its key in the state.
-    rule = bench.train.make_rule("mirror_gan", bench.train.RULES["mirror_gan"].lr)
+@pytest.mark.parametrize(
+    ("name", "evaluations"), [("mirror_gan", 5), ("mirror_prox_gan", 11)]
+)
+def test_mirror_gan_rules(name, evaluations):
+    # MixedNE-LD with a chain of K = 3 Langevin steps per player: 1 + 2·2
+    # evaluations per iteration (opaque mode), 2·3 more with the extrapolation,
+    # and the key in the state.
+    rule = bench.train.make_rule(name, bench.train.RULES[name].lr)
     params = nnx.state(bench.train.Gan(0), nnx.Param)
-    assert mmx.rules.evaluations_per_iteration(rule, params) == 5
+    assert mmx.rules.evaluations_per_iteration(rule, params) == evaluations
     state = rule.init(params)
     assert isinstance(state, mmx.MixedNELDState)
 

@@ -132,6 +132,161 @@ def test_bad_arguments():
         opt.update(z, opt.init(z), None)
 
 
+# ------------------------------------------- per-player chains and extrapolation
+
+
+def np_per_player(A, blocks, z0, etas, K, beta, iterations, extrapolate):
+    """τ = 0, one chain per player against the others held at ``opp``:
+    c_i ← c_i − η_i (A w)_i with w = opp except w_i = c_i (K times, from z);
+    z̄_i ← (1 − β)z̄_i + βc_i. extrapolate: the chains against z gives z̃, the
+    chains against z̃ the average z moves to."""
+    z = np.asarray(z0, np.float64)
+    for _ in range(iterations):
+
+        def stage(opp, z=z):
+            average = z.copy()
+            for eta, block in zip(etas, blocks, strict=True):
+                chain = z.copy()
+                for _ in range(K):
+                    w = opp.copy()
+                    w[block] = chain[block]
+                    chain[block] = chain[block] - eta * (A @ w)[block]
+                    average[block] = (1 - beta) * average[block] + beta * chain[block]
+            return average
+
+        average = stage(z)
+        if extrapolate:
+            average = stage((1 - beta) * z + beta * average)
+        z = (1 - beta) * z + beta * average
+    return z
+
+
+def split_field(A, sizes):
+    """V(z) = A·concat(z) for a dict of players of the given sizes."""
+
+    def V(z):
+        flat = jnp.concatenate([z["x"], z["y"]])
+        out = jnp.asarray(A, flat.dtype) @ flat
+        return {"x": out[: sizes[0]], "y": out[sizes[0] :]}
+
+    return V
+
+
+@pytest.mark.parametrize("extrapolate", [False, True])
+def test_per_player_chains_match_the_algorithm(x64, extrapolate):
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(5, 5))
+    A = A - A.T + 0.5 * np.eye(5)  # a monotone game: skew plus a little PSD
+    z0 = rng.normal(size=5)
+    etas, K, beta, iterations = (0.05, 0.02), 3, 0.4, 6
+    opt = mmx.mixed_ne_ld(
+        {"x": etas[0], "y": etas[1]},
+        0.0,
+        key=KEY,
+        inner_steps=K,
+        beta=beta,
+        chains="per_player",
+        extrapolate=extrapolate,
+    )
+    z = {"x": jnp.asarray(z0[:2]), "y": jnp.asarray(z0[2:])}
+    per = mmx.rules.evaluations_per_iteration(opt, z)
+    assert per == 1 + 2 * (K - 1) + extrapolate * 2 * K
+    sol = mmx.solve(split_field(A, (2, 3)), z, opt, per * iterations)
+    blocks = (slice(0, 2), slice(2, 5))
+    expected = np_per_player(A, blocks, z0, etas, K, beta, iterations, extrapolate)
+    got = np.concatenate([sol.params["x"], sol.params["y"]])
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert int(sol.state.steps) == iterations
+
+
+def test_one_step_per_player_is_gda_and_extrapolated_is_extragradient(x64):
+    # K = 1, β = 1, τ = 0: the chains against z_t are simultaneous GDA, which
+    # spirals out on the bilinear game xy; the extrapolated variant is
+    # extragradient, z⁺ = z − ηV(z − ηV(z)), which spirals in.
+    def V(z):
+        x, y = z
+        return (y, -x)
+
+    z0 = (jnp.asarray(1.0), jnp.asarray(0.5))
+    eta, n = 0.1, 50
+    options = dict(key=KEY, inner_steps=1, beta=1.0, chains="per_player")
+    gda = mmx.mixed_ne_ld(eta, 0.0, **options)
+    prox = mmx.mixed_ne_ld(eta, 0.0, extrapolate=True, **options)
+    a = mmx.solve(V, z0, gda, n).params
+    # Three evaluations: at z, then each player's at (x, ỹ) and (x̃, y).
+    assert mmx.rules.evaluations_per_iteration(prox, z0) == 3
+    b = mmx.solve(V, z0, prox, 3 * n).params
+    x, y = 1.0, 0.5
+    for _ in range(n):
+        x, y = x - eta * y, y + eta * x
+    np.testing.assert_allclose(a, (x, y), rtol=1e-12)
+    x, y = 1.0, 0.5
+    for _ in range(n):
+        xh, yh = x - eta * y, y + eta * x
+        x, y = x - eta * yh, y + eta * xh
+    np.testing.assert_allclose(b, (x, y), rtol=1e-12)
+    assert np.hypot(*a) > np.hypot(1.0, 0.5) > np.hypot(*b)
+
+
+@pytest.mark.parametrize("extrapolate", [False, True])
+def test_per_player_modes_agree(x64, extrapolate):
+    # With noise and the box: the transparent loop visits every evaluation point
+    # in the opaque run's order and draws the same noise.
+    K, iterations = 3, 4
+    opt = mmx.mixed_ne_ld(
+        (0.1, 0.05),
+        0.3,
+        key=KEY,
+        inner_steps=K,
+        beta=0.4,
+        chains="per_player",
+        extrapolate=extrapolate,
+        projection=TRAP.projection,
+    )
+    z0 = (jnp.asarray(0.926), jnp.asarray(0.941))
+    per = mmx.rules.evaluations_per_iteration(opt, z0)
+    sol = mmx.solve(TRAP.field, z0, opt, per * iterations)
+    z, state = loop(opt, TRAP.field, z0, per * iterations)
+    assert int(state.phase) == 0 and int(state.steps) == iterations
+    for got, want in zip(z, sol.params, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    z_mid, state_mid = loop(opt, TRAP.field, z0, per * iterations + per - 1)
+    np.testing.assert_allclose(mmx.iterate(z_mid, state_mid)[0], sol.params[0])
+
+
+def test_per_player_visits_one_moving_player_at_a_time():
+    # Each evaluation after the first moves one player's chain against the
+    # other held at z_t: the points the opaque mode evaluates share one
+    # coordinate with z_t.
+    opt = mmx.mixed_ne_ld(0.1, 0.5, key=KEY, inner_steps=3, chains="per_player")
+    z = (jnp.asarray(0.3), jnp.asarray(-0.7))
+    points = []
+
+    def field(w, phase):
+        points.append((phase, float(w[0]), float(w[1])))
+        return TRAP.field(w)
+
+    opt.update(TRAP.field(z), opt.init(z), z, field=field)
+    assert [p[0] for p in points] == [1, 2, 3, 4]
+    for phase, x, omega in points:
+        held = omega if phase % 2 == 1 else x  # phase 1, 3: x moves
+        assert held == pytest.approx(0.3 if phase % 2 == 0 else -0.7)
+
+
+def test_per_player_bad_arguments():
+    with pytest.raises(ValueError, match=r"chains must be one of .*got 'both'"):
+        mmx.mixed_ne_ld(0.1, 0.1, key=KEY, chains="both")
+    with pytest.raises(ValueError, match=r"extrapolate=True .*chains='per_player'"):
+        mmx.mixed_ne_ld(0.1, 0.1, key=KEY, extrapolate=True)
+    with pytest.raises(ValueError, match=r"per-player learning_rate needs chains"):
+        mmx.mixed_ne_ld((0.1, 0.2), 0.1, key=KEY)
+    with pytest.raises(ValueError, match=r"learning_rate\['y'\] must be finite"):
+        mmx.mixed_ne_ld({"x": 0.1, "y": -1.0}, 0.1, key=KEY, chains="per_player")
+    opt = mmx.mixed_ne_ld({"x": 0.1, "z": 0.2}, 0.1, key=KEY, chains="per_player")
+    with pytest.raises(ValueError, match=r"learning_rate has 2 per-player entries"):
+        opt.init({"x": jnp.zeros(2), "y": jnp.zeros(2)})
+
+
 # ------------------------------------------------------------ the escaping trap
 #
 # max_ω min_x Φ = −ω²x² + ωx on [−2, 2]², z = (x, ω). V vanishes on the curve

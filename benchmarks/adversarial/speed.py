@@ -42,6 +42,7 @@ CPU cores); ``--quick`` (2 rounds, epochs of 3 batches of 32) is a smoke test an
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -89,8 +90,10 @@ LIBRARY, HAND, SCAN, AA, TORCH = (
 Batch = tuple[jax.Array, jax.Array, jax.Array]  # inputs, labels, attack key
 
 
+@functools.cache
 def optimizer() -> optax.GradientTransformation:
-    """SGD with momentum, as measured."""
+    """SGD with momentum, as measured: one object, so that a step jitted on
+    optimizers that hold it (a static field) compiles once."""
     return optax.sgd(LR, momentum=MOMENTUM)
 
 
