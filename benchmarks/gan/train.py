@@ -157,13 +157,13 @@ RULES: dict[str, Rule] = {
         (3e-4, 1e-3, 2e-3),
     ),
     "mirror_gan": Rule(
-        "Mirror-GAN (SGLD per player, K=3, β=0.5)",
+        "Mirror-GAN (SGLD per player, K=3)",
         _mirror_gan,
         1e-2,
         (1e-3, 3e-3, 1e-2),
     ),
     "mirror_prox_gan": Rule(
-        "Mirror-Prox-GAN (SGLD per player, K=3, β=0.5)",
+        "Mirror-Prox-GAN (SGLD per player, K=3)",
         functools.partial(_mirror_gan, extrapolate=True),
         1e-2,
         (1e-3, 3e-3, 1e-2),
@@ -182,8 +182,11 @@ LOSSES: dict[str, tuple[str, Any]] = {
 LOSS_LABELS = {"wgan_gp": "WGAN-GP", "non_saturating": "non-saturating"}
 
 
+@functools.cache
 def make_rule(name: str, lr: float) -> optax.GradientTransformation:
-    """The transformation of rule ``name`` at learning rate ``lr``."""
+    """The transformation of rule ``name`` at learning rate ``lr``: one object per
+    ``(name, lr)``, so that the seeds of a rule share its compiled train step (an
+    ``nnx.Optimizer`` holds its transformation as a static field)."""
     if name not in RULES:
         raise ValueError(f"unknown rule {name!r}; choose from {', '.join(RULES)}")
     return RULES[name].build(lr)
