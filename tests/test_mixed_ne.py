@@ -63,7 +63,7 @@ def test_counts_inner_steps_as_evaluations():
     z = (jnp.zeros(2), jnp.zeros(2))
     for K in (1, 4):
         opt = mmx.mixed_ne_ld(0.1, 0.1, key=KEY, inner_steps=K)
-        assert mmx.rules.evaluations_per_iteration(opt, z) == K
+        assert int(opt.init(z).max_evaluations()) == K
     opt = mmx.mixed_ne_ld(0.1, 0.1, key=KEY, inner_steps=4)
     sol = mmx.solve(lambda z: z, z, opt, 10)  # two iterations fit in 10
     assert int(sol.stats["num_evaluations"]) == 8
@@ -189,7 +189,7 @@ def test_per_player_chains_match_the_algorithm(x64, extrapolate):
         extrapolate=extrapolate,
     )
     z = {"x": jnp.asarray(z0[:2]), "y": jnp.asarray(z0[2:])}
-    per = mmx.rules.evaluations_per_iteration(opt, z)
+    per = int(opt.init(z).max_evaluations())
     assert per == 1 + 2 * (K - 1) + extrapolate * 2 * K
     sol = mmx.solve(split_field(A, (2, 3)), z, opt, per * iterations)
     blocks = (slice(0, 2), slice(2, 5))
@@ -214,7 +214,7 @@ def test_one_step_per_player_is_gda_and_extrapolated_is_extragradient(x64):
     prox = mmx.mixed_ne_ld(eta, 0.0, extrapolate=True, **options)
     a = mmx.solve(V, z0, gda, n).params
     # Three evaluations: at z, then each player's at (x, ỹ) and (x̃, y).
-    assert mmx.rules.evaluations_per_iteration(prox, z0) == 3
+    assert int(prox.init(z0).max_evaluations()) == 3
     b = mmx.solve(V, z0, prox, 3 * n).params
     x, y = 1.0, 0.5
     for _ in range(n):
@@ -244,7 +244,7 @@ def test_per_player_modes_agree(x64, extrapolate):
         projection=TRAP.projection,
     )
     z0 = (jnp.asarray(0.926), jnp.asarray(0.941))
-    per = mmx.rules.evaluations_per_iteration(opt, z0)
+    per = int(opt.init(z0).max_evaluations())
     sol = mmx.solve(TRAP.field, z0, opt, per * iterations)
     # One call short of the next iteration's end: iterate() is z_t.
     z, state = loop(opt, TRAP.field, z0, per * iterations + per - 1)
@@ -255,21 +255,34 @@ def test_per_player_modes_agree(x64, extrapolate):
 
 def test_per_player_visits_one_moving_player_at_a_time():
     # Each evaluation after the first moves one player's chain against the
-    # other held at z_t: the points the opaque mode evaluates share one
-    # coordinate with z_t.
+    # other held at z_t: the points visited share one coordinate with z_t, x
+    # moving at phases 1 and 3, ω at 2 and 4; then params are z_{t+1}.
     opt = mmx.mixed_ne_ld(0.1, 0.5, key=KEY, inner_steps=3, chains="per_player")
     z = (jnp.asarray(0.3), jnp.asarray(-0.7))
-    points = []
+    state = opt.init(z)
+    for phase in range(1, 6):
+        updates, state = opt.update(TRAP.field(z), state, z)
+        z = optax.apply_updates(z, updates)
+        if phase < 5:
+            assert int(state.phase) == phase
+            held = (z[1], -0.7) if phase % 2 == 1 else (z[0], 0.3)
+            assert float(held[0]) == pytest.approx(held[1], abs=1e-7)
+    assert int(state.phase) == 0 and int(state.steps) == 1
+    assert float(z[0]) != pytest.approx(0.3) and float(z[1]) != pytest.approx(-0.7)
 
-    def field(w, phase):
-        points.append((phase, float(w[0]), float(w[1])))
-        return TRAP.field(w)
 
-    opt.update(TRAP.field(z), opt.init(z), z, field=field)
-    assert [p[0] for p in points] == [1, 2, 3, 4]
-    for phase, x, omega in points:
-        held = omega if phase % 2 == 1 else x  # phase 1, 3: x moves
-        assert held == pytest.approx(0.3 if phase % 2 == 0 else -0.7)
+def test_opaque_mode_loops_over_the_evaluations():
+    # The chain runs in a loop: a long chain compiles as fast as a short one,
+    # and the state counts the field calls that tracing cannot see.
+    z = (jnp.asarray(0.3), jnp.asarray(-0.7))
+    opt = mmx.mixed_ne_ld(0.1, 0.5, key=KEY, inner_steps=1000, chains="per_player")
+    state = opt.init(z)
+    assert int(state.max_evaluations()) == 1 + 2 * 999
+    _, state = jax.jit(
+        lambda s: opt.update(TRAP.field(z), s, z, field=lambda w, k: TRAP.field(w))
+    )(state)
+    assert int(state.evaluations()) == 1998 and int(state.steps) == 1
+    assert mmx.rules.evaluations_per_iteration(opt, z) == 2  # one traced call
 
 
 def test_per_player_bad_arguments():

@@ -42,8 +42,11 @@ class MixedNELDState(NamedTuple):
       opponents: where a per-player chain holds the other players: ``z_t``, or
         the extrapolated ``z̃`` in the second stage of ``extrapolate=True``.
       phase: the evaluation the next transparent ``update`` call consumes (int32,
-        ``0`` starts a new outer iteration). The other fields are only read when
-        ``phase > 0`` (an opaque ``update`` leaves them as they were).
+        ``0`` starts a new outer iteration). ``anchor``, ``average``, ``chain``
+        and ``opponents`` are only read when ``phase > 0``.
+      num_evaluations: field calls made by opaque ``update`` calls so far
+        (int32), beyond the evaluation at ``z_t`` each caller passes in.
+      evaluation_limit: the field evaluations of one outer iteration (int32).
     """
 
     key: jax.Array
@@ -53,10 +56,22 @@ class MixedNELDState(NamedTuple):
     chain: optax.Params
     opponents: optax.Params
     phase: jax.Array
+    num_evaluations: jax.Array
+    evaluation_limit: jax.Array
 
     def committed(self, params: PyTree) -> PyTree:
         """The committed iterate ``z_t`` given the current params."""
         return tree_select(self.phase == 0, params, self.anchor)
+
+    def evaluations(self) -> jax.Array:
+        """Field calls made by opaque ``update`` calls so far (the
+        :class:`~minimaxjax.rules.CountsEvaluations` protocol)."""
+        return self.num_evaluations
+
+    def max_evaluations(self) -> jax.Array:
+        """The evaluations of one outer iteration (the
+        :class:`~minimaxjax.rules.CountsEvaluations` protocol)."""
+        return self.evaluation_limit
 
 
 def _leaf_players(tree: PyTree) -> list[Any]:
@@ -77,10 +92,9 @@ def _chain_step(
     """One Langevin step ``P(c − η_i V_i + √(2η_i)τξ)`` of the players that move,
     and the key of the next step.
 
-    ``lr(player)`` is the player's step size; ``moves(player)`` is ``True``,
-    ``False`` (a Python bool: the player's leaves are not touched) or a traced
-    bool (its leaves are selected). Every leaf has its own key, split from one
-    key per step whichever players move, so the two modes draw the same noise.
+    ``lr(player)`` is the player's step size; ``moves(player)`` is ``True`` or a
+    traced bool (the player's leaves are selected). Every leaf has its own key,
+    split from one key per step whichever players move.
     """
     next_key, step_key = jax.random.split(key)
     leaves, treedef = jax.tree.flatten(chain)
@@ -98,13 +112,8 @@ def _chain_step(
     for i, (c, g, player) in enumerate(
         zip(leaves, values, _leaf_players(chain), strict=True)
     ):
-        flag = moves(player)
-        if flag is False:
-            moved.append(c)
-        elif flag is True:
-            moved.append(step(c, g, keys[i], player))
-        else:
-            moved.append(jnp.where(flag, step(c, g, keys[i], player), c))
+        flag, stepped = moves(player), step(c, g, keys[i], player)
+        moved.append(stepped if flag is True else jnp.where(flag, stepped, c))
     new = jax.tree.unflatten(treedef, moved)
     if projection is not None:
         new = projection(new)
@@ -117,8 +126,6 @@ def _mix(beta: float, old: PyTree, new: PyTree, moves: Callable[[Any], Any]) -> 
 
     def mix(a: jax.Array, b: jax.Array, player: Any) -> jax.Array:
         flag = moves(player)
-        if flag is False:
-            return a
         dtype = a.dtype
         weight = jnp.asarray(beta, dtype)
         mixed = ((1 - weight) * a + weight * b.astype(dtype)).astype(dtype)
@@ -162,15 +169,9 @@ class _Schedule(NamedTuple):
     def size(self) -> int:
         return self.first_stage + self.extrapolate * self.groups * self.steps
 
-    def group(self, slot: Any) -> Any:
-        """The chain a slot ``> 0`` moves (Python int or traced)."""
+    def group(self, slot: jax.Array) -> jax.Array:
+        """The chain a slot ``> 0`` moves."""
         first = self.first_stage
-        if isinstance(slot, int):
-            return (
-                (slot - 1) % self.groups
-                if slot < first
-                else (slot - first) % self.groups
-            )
         return jnp.where(
             slot < first, (slot - 1) % self.groups, (slot - first) % self.groups
         )
@@ -227,15 +228,17 @@ def mixed_ne_ld(
 
     **Field evaluations per outer iteration**: ``K`` (joint), ``1 + n(K − 1)``
     (per player, ``n`` players: the first step of every chain is at ``z_t``), plus
-    ``nK`` with ``extrapolate``. They are declared through the opaque mode:
-    ``update(g, state, params, field=fn)`` with ``g = V(z_t)`` runs every chain
-    and calls ``fn(w, s)`` for the evaluations ``s = 1, 2, …`` (unrolled, so
-    compile time grows with ``K``). In transparent mode each ``update`` consumes
-    the field at one evaluation point and moves params to the next one;
-    :func:`iterate` returns ``z_t`` (the state is a :class:`MixedNELDState`, which
-    implements ``Committing``). Both modes draw the same noise from the key in the
-    state, split at every evaluation, so they agree bit for bit. With ``K = 1``
-    and ``β = 1`` the joint chain is :func:`langevin_gda`.
+    ``nK`` with ``extrapolate``. In opaque mode, ``update(g, state, params,
+    field=fn)`` with ``g = V(z_t)`` runs every chain in a ``jax.lax.fori_loop``
+    (compile time does not grow with ``K``), calling ``fn(w, s)`` for the
+    evaluations ``s = 1, 2, …``; the state counts them (it implements
+    ``CountsEvaluations``, so :func:`solve` spends its budget by the state's
+    count). In transparent mode each ``update`` consumes the field at one
+    evaluation point and moves params to the next one; :func:`iterate` returns
+    ``z_t`` (the state implements ``Committing``). Both modes run the same step
+    and draw the same noise from the key in the state, split at every
+    evaluation. With ``K = 1`` and ``β = 1`` the joint chain is
+    :func:`langevin_gda`.
 
     Args:
       learning_rate: the Langevin step size η (float or schedule of ``t``; with
@@ -258,7 +261,7 @@ def mixed_ne_ld(
       >>> game = mmx.games.escaping_trap()
       >>> opt = mmx.mixed_ne_ld(0.1, 0.01, key=jax.random.key(0), inner_steps=10,
       ...                       beta=0.5, projection=game.projection)
-      >>> mmx.rules.evaluations_per_iteration(opt, game.init)
+      >>> int(opt.init(game.init).max_evaluations())  # field evaluations
       10
       >>> z0 = (jnp.asarray(-0.6), jnp.asarray(-0.2))   # the authors' start
       >>> sol = mmx.solve(game.field, z0, opt, 100 * 10)  # 100 iterations
@@ -266,7 +269,7 @@ def mixed_ne_ld(
       True
       >>> prox = mmx.mixed_ne_ld(0.1, 0.01, key=jax.random.key(0), inner_steps=10,
       ...                        chains="per_player", extrapolate=True)
-      >>> mmx.rules.evaluations_per_iteration(prox, game.init)  # 1 + 2·9 + 2·10
+      >>> int(prox.init(game.init).max_evaluations())  # 1 + 2·9 + 2·10
       39
 
     References:
@@ -321,10 +324,13 @@ def mixed_ne_ld(
         return _Schedule(groups, num_steps, extrapolate), everyone
 
     def init_fn(params: PyTree) -> MixedNELDState:
-        schedule(params)  # checks the players of a per-player learning rate
+        size = schedule(params)[0].size  # checks a per-player learning rate
         params = strong(params)
         zero = jnp.zeros([], jnp.int32)
-        return MixedNELDState(key, zero, params, params, params, params, zero)
+        limit = jnp.asarray(size, jnp.int32)
+        return MixedNELDState(
+            key, zero, params, params, params, params, zero, zero, limit
+        )
 
     def point(chain: PyTree, opponents: PyTree, moves: Callable[[Any], Any]) -> PyTree:
         """Where a slot evaluates: the moving players' samples, the others held."""
@@ -332,52 +338,21 @@ def mixed_ne_ld(
             return chain
         return _select_players(moves, chain, opponents)
 
-    def update_fn(
-        updates: PyTree,
-        state: MixedNELDState,
-        params: PyTree | None = None,
-        *,
-        field: Callable[[PyTree, int], PyTree] | None = None,
-        **extra_args: Any,
+    def advance(
+        value: PyTree, state: MixedNELDState, params: PyTree
     ) -> tuple[PyTree, MixedNELDState]:
-        del extra_args
-        if params is None:
-            raise ValueError(
-                "mixed_ne_ld averages the chain's samples with z_t, so update needs "
-                "params: call update(field_value, state, params)."
-            )
+        """Consume ``value``, the field at the point of slot ``state.phase``
+        (``params``); return the next slot's point (``z_{t+1}`` after the last)."""
         plan, everyone = schedule(params)
         lr, tau = step_sizes(state.steps), at(temperature, state.steps)
+        index = {p: i for i, p in enumerate(everyone)}
 
-        def moving(slot: Any) -> Callable[[Any], Any]:
+        def moving(slot: jax.Array) -> Callable[[Any], Any]:
             if not per_player:
                 return _everyone
-            g = plan.group(slot)
-            if isinstance(slot, int):
-                return _everyone if slot == 0 else (lambda p: p == everyone[g])
-            index = {p: i for i, p in enumerate(everyone)}
-            return lambda p: (slot == 0) | (g == index[p])
+            group = plan.group(slot)
+            return lambda p: (slot == 0) | (group == index[p])
 
-        if field is not None:  # opaque: every chain, unrolled
-            chain = average = opponents = params
-            value, chain_key = updates, state.key
-            for slot in range(plan.size):
-                moves = moving(slot)
-                if slot:
-                    value = field(point(chain, opponents, moves), slot)
-                chain, chain_key = _chain_step(
-                    chain, value, chain_key, lr, tau, projection, moves
-                )
-                average = _mix(weight, average, chain, moves)
-                if extrapolate and slot == plan.first_stage - 1:
-                    opponents = _mix(weight, params, average, _everyone)
-                    chain = average = params
-            target = _mix(weight, params, average, _everyone)
-            new_state = state._replace(
-                key=chain_key, steps=optax.safe_increment(state.steps)
-            )
-            return jax.tree.map(jnp.subtract, target, params), new_state
-        # transparent: one evaluation per call; params visit the evaluation points
         phase = state.phase
         first = jnp.equal(phase, 0)
         anchor = tree_select(first, params, state.anchor)
@@ -386,7 +361,7 @@ def mixed_ne_ld(
         opponents = tree_select(first, params, state.opponents)
         moves = moving(phase)
         chain, chain_key = _chain_step(
-            chain, updates, state.key, lr, tau, projection, moves
+            chain, value, state.key, lr, tau, projection, moves
         )
         average = _mix(weight, average, chain, moves)
         if extrapolate:
@@ -403,7 +378,7 @@ def mixed_ne_ld(
             _mix(weight, anchor, average, _everyone),
             point(chain, opponents, moving(following)),
         )
-        new_state = MixedNELDState(
+        return target, state._replace(
             key=chain_key,
             steps=state.steps + last.astype(jnp.int32),
             anchor=anchor,
@@ -412,7 +387,39 @@ def mixed_ne_ld(
             opponents=opponents,
             phase=following,
         )
-        return jax.tree.map(jnp.subtract, target, params), new_state
+
+    def update_fn(
+        updates: PyTree,
+        state: MixedNELDState,
+        params: PyTree | None = None,
+        *,
+        field: Callable[[PyTree, Any], PyTree] | None = None,
+        **extra_args: Any,
+    ) -> tuple[PyTree, MixedNELDState]:
+        del extra_args
+        if params is None:
+            raise ValueError(
+                "mixed_ne_ld averages the chain's samples with z_t, so update needs "
+                "params: call update(field_value, state, params)."
+            )
+        if field is None:  # transparent: params visit the evaluation points
+            target, state = advance(updates, state, params)
+            return jax.tree.map(jnp.subtract, target, params), state
+        # opaque: a whole outer iteration, the evaluations in a fori_loop
+        size = schedule(params)[0].size
+
+        def body(slot: jax.Array, carry: Any) -> Any:
+            point, inner = carry
+            return advance(field(point, slot), inner, point)
+
+        start = state._replace(phase=jnp.zeros_like(state.phase))
+        point, new_state = jax.lax.fori_loop(
+            1, size, body, advance(updates, start, params)
+        )
+        new_state = new_state._replace(
+            num_evaluations=state.num_evaluations + (size - 1)
+        )
+        return jax.tree.map(jnp.subtract, point, params), new_state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -421,11 +428,7 @@ def _select_players(
     moves: Callable[[Any], Any], chain: PyTree, opponents: PyTree
 ) -> PyTree:
     """Each player's value from ``chain`` where it moves, else from ``opponents``."""
-    values = {}
-    for p in players(chain):
-        flag = moves(p)
-        if flag is True or flag is False:
-            values[p] = chain[p] if flag else opponents[p]
-        else:
-            values[p] = tree_select(flag, chain[p], opponents[p])
-    return rebuild(chain, values)
+    return rebuild(
+        chain,
+        {p: tree_select(moves(p), chain[p], opponents[p]) for p in players(chain)},
+    )
