@@ -157,13 +157,13 @@ RULES: dict[str, Rule] = {
         (3e-4, 1e-3, 2e-3),
     ),
     "mirror_gan": Rule(
-        "Mirror-GAN (SGLD per player, K=3)",
+        "Mirror-GAN (K=3)",
         _mirror_gan,
         1e-2,
         (1e-3, 3e-3, 1e-2),
     ),
     "mirror_prox_gan": Rule(
-        "Mirror-Prox-GAN (SGLD per player, K=3)",
+        "Mirror-Prox-GAN (K=3)",
         functools.partial(_mirror_gan, extrapolate=True),
         1e-2,
         (1e-3, 3e-3, 1e-2),
