@@ -10,9 +10,11 @@ the benchmarks, and all three are written here:
    1, 2, …``; the phase lets a loop draw a fresh minibatch). A rule that makes
    ``K`` evaluations calls ``fn`` ``K − 1`` times.
    :func:`evaluations_per_iteration` counts them, once, by tracing (no compute).
-2. **A varying number of evaluations** (a linesearch). The rule's state
-   implements :class:`CountsEvaluations`: how many calls to ``fn`` it has made so
-   far and an upper bound on the evaluations of one iteration. ``solve`` then
+2. **Evaluations that tracing cannot see**: a varying number (a linesearch),
+   or calls to ``fn`` inside a ``jax.lax`` loop (the chains of
+   ``mixed_ne_ld``). The rule's state implements :class:`CountsEvaluations`: how
+   many calls to ``fn`` it has made so far and an upper bound on the evaluations
+   of one iteration. ``solve`` then
    stops before an iteration could exceed the budget.
 3. **The committed iterate.** A rule whose transparent mode moves params to
    intermediate points (an extrapolated or reflected point) has a state that
