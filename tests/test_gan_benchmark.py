@@ -142,8 +142,8 @@ def test_defaults():
 )
 def test_mirror_gan_rules(name, evaluations):
     # MixedNE-LD with a chain of K = 3 Langevin steps per player: 1 + 2·2
-    # evaluations per iteration (opaque mode), 2·3 more with the extrapolation,
-    # and the key in the state.
+    # evaluations per iteration (the state counts them), 2·3 more with the
+    # extrapolation, and the key in the state.
     rule = bench.train.make_rule(name, bench.train.RULES[name].lr)
     params = nnx.state(bench.train.Gan(0), nnx.Param)
     state = rule.init(params)
