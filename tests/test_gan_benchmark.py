@@ -160,3 +160,72 @@ def test_quick_run(tmp_path, capsys):
     for kind in ("samples", "curves"):
         path = tmp_path / f"gan_ring8_non_saturating_{kind}.png"
         assert path.exists() and path.stat().st_size > 0
+
+
+def test_run_record_round_trip(tmp_path):
+    # Infinite W₁ (a diverged run) and the curve survive the file.
+    result = bench.train.RunResult(
+        final={"modes": 3.0, "hq": 0.25, "w": float("inf")},
+        ema={"modes": 8.0, "hq": 1.0, "w": 0.5},
+        curve={"iteration": [0.0, 50.0], "modes": [0.0, 3.0], "hq": [0, 0.25]},
+        samples=np.arange(10, dtype=np.float32).reshape(5, 2),
+        seconds=1.5,
+    )
+    path = tmp_path / "runs" / "one.npz"
+    result.save(path)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["one.npz"]
+    loaded = bench.train.RunResult.load(path)
+    assert loaded.final == result.final and loaded.ema == result.ema
+    assert loaded.curve == result.curve and loaded.seconds == 1.5
+    np.testing.assert_array_equal(loaded.samples, result.samples)
+    assert loaded.samples.dtype == np.float32
+
+
+def _run(result_modes, w):
+    return bench.train.RunResult(
+        final={"modes": result_modes, "hq": 0.0, "w": w},
+        ema={},
+        curve={},
+        samples=np.zeros((1, 2)),
+        seconds=0.0,
+    )
+
+
+def test_best_lr_most_modes_then_least_w():
+    grid = [(1e-4, _run(2, 0.1)), (3e-4, _run(5, 0.9)), (1e-3, _run(5, 0.4))]
+    assert bench.best_lr(grid) == 1e-3
+    diverged = [(1e-4, _run(0, float("inf"))), (3e-4, _run(0, 2.0))]
+    assert bench.best_lr(diverged) == 3e-4
+    assert bench.best_lr([(1e-4, _run(1, 1.0)), (3e-4, _run(1, 1.0))]) == 1e-4
+
+
+@pytest.mark.standard_promotion
+def test_full_tunes_then_resumes(tmp_path, capsys):
+    # --full on one rule, tiny: 3 tuning runs (seed 0, a fifth of the
+    # iterations) and 2 seeds at the rate the tuning runs' records rank first.
+    argv = ["--full", "--rules", "sim_adam", "--losses", "non_saturating"]
+    argv += ["--datasets", "ring8", "--iterations", "100", "--eval-every", "20"]
+    argv += ["--out", str(tmp_path)]
+    assert bench.main([*argv, "--seeds", "2"]) == 0
+    first = capsys.readouterr().out
+    runs = tmp_path / "runs"
+    grid = bench.train.RULES["sim_adam"].grid
+    tuning = {}
+    for lr in grid:
+        name = f"ring8_non_saturating_sim_adam_lr{lr:g}_seed0_20it_every20"
+        path = runs / f"{name}_{bench.NUM_EVAL}samples.npz"
+        tuning[lr] = bench.train.RunResult.load(path)
+    chosen = max(
+        grid, key=lambda lr: (tuning[lr].final["modes"], -tuning[lr].final["w"])
+    )
+    assert len(list(runs.glob(f"*lr{chosen:g}_seed*_100it_*.npz"))) == 2
+    assert len(list(runs.iterdir())) == len(grid) + 2
+    assert "learning-rate grid, seed 0" in first and f"{chosen:.0e}" in first
+    # Resumed with one more seed: the five runs are read back, one is trained.
+    assert bench.main([*argv, "--seeds", "3", "--resume"]) == 0
+    second = capsys.readouterr().out
+    assert "5 run(s) reused" in second
+    assert len(list(runs.iterdir())) == len(grid) + 3
+    # The tuning table is the same, read from the records.
+    table = first.split("chosen learning rates")[0].split("output folder")[1]
+    assert table in second

@@ -9,8 +9,10 @@ whole iterations per jitted call, fresh data and noise per field evaluation).
 
 import dataclasses
 import functools
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -202,6 +204,28 @@ class RunResult:
     curve: dict[str, list[float]]
     samples: np.ndarray
     seconds: float
+
+    def save(self, path: Path) -> None:
+        """Write the run to ``path`` (``.npz``: the samples and a JSON record),
+        through a temporary file, so that a killed run leaves no partial file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "final": self.final,
+            "ema": self.ema,
+            "curve": self.curve,
+            "seconds": self.seconds,
+        }
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as f:
+            np.savez(f, samples=self.samples, record=np.asarray(json.dumps(record)))
+        partial.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "RunResult":
+        """Read a run written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as data:
+            record = json.loads(str(data["record"]))
+            return cls(samples=data["samples"], **record)
 
 
 @functools.cache
