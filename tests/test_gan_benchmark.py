@@ -224,8 +224,19 @@ def test_full_tunes_then_resumes(tmp_path, capsys):
     # Resumed with one more seed: the five runs are read back, one is trained.
     assert bench.main([*argv, "--seeds", "3", "--resume"]) == 0
     second = capsys.readouterr().out
-    assert "5 run(s) reused" in second
+    assert "5 run(s) read from" in second
     assert len(list(runs.iterdir())) == len(grid) + 3
     # The tuning table is the same, read from the records.
     table = first.split("chosen learning rates")[0].split("output folder")[1]
     assert table in second
+    # --report trains nothing: with a fourth seed missing, the rule is left out.
+    files = sorted(runs.iterdir())
+    assert bench.main([*argv, "--seeds", "4", "--report"]) == 0
+    third = capsys.readouterr().out
+    assert sorted(runs.iterdir()) == files
+    assert table in third and "chosen learning rates" not in third
+    assert (
+        "1 run(s) not saved yet" in third and "ring8/non_saturating/sim_adam" in third
+    )
+    assert bench.main([*argv, "--seeds", "3", "--report"]) == 0
+    assert "chosen learning rates" in capsys.readouterr().out

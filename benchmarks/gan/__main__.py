@@ -28,7 +28,9 @@ Configurations:
 Every run is written to ``--out``/``runs`` as it finishes. ``--resume`` reuses the
 runs found there with the same configuration, so a long run that was stopped
 goes on where it was, and slices of ``--full`` made by separate commands (other
-``--rules``, other machines) add up to its table.
+``--rules``, other machines) add up to its table. ``--report`` prints the tables
+and draws the plots from the saved runs alone, leaving out the rules whose runs
+are not all there yet.
 
 Plots (in ``--out``): ``gan_<dataset>_<loss>_samples.png``, one scatter panel
 per rule (seed 0, last iterate, target means marked), and
@@ -103,10 +105,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--eval-every", type=int, default=None, help="iterations between curve points"
     )
     parser.add_argument("--out", type=Path, default=Path("benchmark_results"))
-    parser.add_argument(
+    saved = parser.add_mutually_exclusive_group()
+    saved.add_argument(
         "--resume",
         action="store_true",
         help="reuse the runs already in OUT/runs with the same configuration",
+    )
+    saved.add_argument(
+        "--report",
+        action="store_true",
+        help="tables and plots from the runs in OUT/runs only; train nothing",
     )
     args = parser.parse_args(argv)
     base = QUICK if args.quick else FULL if args.full else DEFAULT
@@ -288,21 +296,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     runs = out / "runs"
     resumed = 0
+    missing = 0  # --report: runs not saved yet
+    incomplete: list[str] = []  # --report: groups left out of the tables
 
     def run(
         bar: Any, dataset: str, loss: str, name: str, lr: float, seed: int, n: int
-    ) -> train.RunResult:
-        nonlocal resumed
+    ) -> train.RunResult | None:
+        nonlocal resumed, missing
         bar.set_description(f"{dataset} / {loss} / {name} lr={lr:g} / seed {seed}")
         every = _eval_every(args, n)
         path = runs / (
             f"{dataset}_{loss}_{name}_lr{lr:g}_seed{seed}_{n}it_every{every}_"
             f"{num_eval}samples.npz"
         )
-        if args.resume and path.exists():
+        if (args.resume or args.report) and path.exists():
             resumed += 1
             bar.update(n)
             return train.RunResult.load(path)
+        if args.report:
+            missing += 1
+            bar.update(n)
+            return None
         result = train.train(
             train.make_rule(name, lr),
             loss=loss,
@@ -326,19 +340,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             lr = train.RULES[name].lr
             if tune:
                 short = max(1, iterations // TUNE_FRACTION)
-                grid = [
+                tries = [
                     (rate, run(bar, dataset, loss, name, rate, 0, short))
                     for rate in train.RULES[name].grid
                 ]
+                grid = [(rate, r) for rate, r in tries if r is not None]
+                if len(grid) < len(tries):  # --report: the rate is not chosen yet
+                    bar.update(iterations * args.seeds)
+                    missing += args.seeds
+                    incomplete.append(f"{dataset}/{loss}/{name}")
+                    continue
                 tuned[(dataset, loss, name)] = grid
                 lr = best_lr(grid)
-            results[(dataset, loss, name)] = (
-                lr,
-                [
-                    run(bar, dataset, loss, name, lr, seed, iterations)
-                    for seed in range(args.seeds)
-                ],
-            )
+            trained = [
+                run(bar, dataset, loss, name, lr, seed, iterations)
+                for seed in range(args.seeds)
+            ]
+            done = [r for r in trained if r is not None]
+            if len(done) == len(trained):
+                results[(dataset, loss, name)] = (lr, done)
+            else:
+                incomplete.append(f"{dataset}/{loss}/{name}")
 
     for dataset in args.datasets:
         mixture = mixtures.DATASETS[dataset]()
@@ -348,12 +370,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows = [
                     (name, rate, [result])
                     for name in args.rules
-                    for rate, result in tuned[(dataset, loss, name)]
+                    for rate, result in tuned.get((dataset, loss, name), [])
                 ]
                 caption = "learning-rate grid, seed 0: "
                 short = max(1, iterations // TUNE_FRACTION)
-                print(table(mixture, loss, short, rows, num_eval, caption) + "\n")
-            rows = [(name, *results[(dataset, loss, name)]) for name in args.rules]
+                if rows:
+                    print(table(mixture, loss, short, rows, num_eval, caption) + "\n")
+            rows = [
+                (name, *results[(dataset, loss, name)])
+                for name in args.rules
+                if (dataset, loss, name) in results
+            ]
+            if not rows:
+                continue
             caption = "chosen learning rates: " if tune else ""
             print(table(mixture, loss, iterations, rows, num_eval, caption) + "\n")
             labelled = [
@@ -371,7 +400,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             plot_curves(out / f"{stem}_curves.png", mixture, title, labelled)
             sys.stdout.flush()
     if resumed:
-        print(f"{resumed} run(s) reused from {runs} (--resume)")
+        print(f"{resumed} run(s) read from {runs}")
+    if missing:
+        print(
+            f"--report: {missing} run(s) not saved yet; left out of the tables: "
+            f"{', '.join(incomplete)}"
+        )
     print(f"total time: {time.perf_counter() - tic:.0f} s")
     return 0
 
