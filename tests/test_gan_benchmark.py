@@ -170,6 +170,7 @@ def test_run_record_round_trip(tmp_path):
         curve={"iteration": [0.0, 50.0], "modes": [0.0, 3.0], "hq": [0, 0.25]},
         samples=np.arange(10, dtype=np.float32).reshape(5, 2),
         seconds=1.5,
+        diverged=50,
     )
     path = tmp_path / "runs" / "one.npz"
     result.save(path)
@@ -177,6 +178,7 @@ def test_run_record_round_trip(tmp_path):
     loaded = bench.train.RunResult.load(path)
     assert loaded.final == result.final and loaded.ema == result.ema
     assert loaded.curve == result.curve and loaded.seconds == 1.5
+    assert loaded.diverged == 50
     np.testing.assert_array_equal(loaded.samples, result.samples)
     assert loaded.samples.dtype == np.float32
 
@@ -216,6 +218,7 @@ def test_full_tunes_then_resumes(tmp_path, capsys):
         name = f"ring8_non_saturating_sim_adam_lr{lr:g}_seed0_20it_every20"
         path = runs / f"{name}_{bench.NUM_EVAL}samples.npz"
         tuning[lr] = bench.train.RunResult.load(path)
+    assert all(r.diverged is None for r in tuning.values())
     chosen = min(grid, key=lambda lr: tuning[lr].final["w"])
     assert len(list(runs.glob(f"*lr{chosen:g}_seed*_100it_*.npz"))) == 2
     assert len(list(runs.iterdir())) == len(grid) + 2
@@ -239,3 +242,33 @@ def test_full_tunes_then_resumes(tmp_path, capsys):
     )
     assert bench.main([*argv, "--seeds", "3", "--report"]) == 0
     assert "chosen learning rates" in capsys.readouterr().out
+
+
+@pytest.mark.standard_promotion
+def test_diverged_run_stops_and_says_where():
+    # SGD extragradient at lr 1 leaves the reals within a few steps: training
+    # stops at the first curve point with a non-finite generator, and the rest of
+    # the curve (and the EMA) is that of a NaN generator.
+    rule = bench.train.make_rule("extragradient", 1.0)
+    result = bench.train.train(
+        rule,
+        loss="wgan_gp",
+        dataset="ring8",
+        seed=0,
+        iterations=500,
+        eval_every=50,
+        steps_per_call=10,
+        num_eval=200,
+        curve_eval=100,
+    )
+    assert result.diverged is not None and result.diverged % 50 == 0
+    curve = result.curve
+    assert curve["iteration"] == [50.0 * k for k in range(11)]
+    after = [i for i, it in enumerate(curve["iteration"]) if it >= result.diverged]
+    assert after and all(curve["w"][i] == np.inf for i in after)
+    assert all(curve["modes"][i] == 0 for i in after)
+    assert result.final["w"] == np.inf and result.ema["w"] == np.inf
+    assert not np.isfinite(result.samples).all()
+    rows = [("extragradient", 1.0, [result])]
+    text = bench.table(mixtures.ring8(), "wgan_gp", 500, rows)
+    assert f"diverged, generator not finite, by iteration: {result.diverged:,}" in text

@@ -193,6 +193,15 @@ def table(
             f"{_cell([r.ema['w'] for r in results], '.3f'):>18} "
             f"{np.mean([r.seconds for r in results]):>6.1f}"
         )
+    for name, lr, results in rows:
+        at = [r.diverged for r in results]
+        if any(a is not None for a in at):
+            lines.append(
+                f"{train.RULES[name].label} (lr {lr:g}) diverged, generator not "
+                "finite, by iteration: "
+                + ", ".join("-" if a is None else f"{a:,}" for a in at)
+                + " (seeds in order; training stopped there)"
+            )
     return "\n".join(lines)
 
 

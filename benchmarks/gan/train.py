@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
@@ -197,13 +198,16 @@ def make_rule(name: str, lr: float) -> optax.GradientTransformation:
 @dataclasses.dataclass
 class RunResult:
     """One training run: final metrics (last iterate and generator EMA), the
-    evaluation curve, final samples and the wall time."""
+    evaluation curve, final samples, the wall time, and the iteration at which
+    the generator's parameters were found not finite (``None``: they stayed
+    finite)."""
 
     final: dict[str, float]
     ema: dict[str, float]
     curve: dict[str, list[float]]
     samples: np.ndarray
     seconds: float
+    diverged: int | None = None
 
     def save(self, path: Path) -> None:
         """Write the run to ``path`` (``.npz``: the samples and a JSON record),
@@ -214,6 +218,7 @@ class RunResult:
             "ema": self.ema,
             "curve": self.curve,
             "seconds": self.seconds,
+            "diverged": self.diverged,
         }
         partial = path.with_name(path.name + ".partial")
         with partial.open("wb") as f:
@@ -248,6 +253,12 @@ def _generate(generator: nnx.Module, noise: jax.Array) -> jax.Array:
     return generator(noise)
 
 
+@jax.jit
+def _finite(params: Any) -> jax.Array:
+    leaves = jax.tree.leaves(params)
+    return jnp.all(jnp.stack([jnp.isfinite(leaf).all() for leaf in leaves]))
+
+
 def train(
     rule: optax.GradientTransformation,
     *,
@@ -271,6 +282,12 @@ def train(
     ``ema_decay`` per call. At the end: modes, HQ share and W₁ (POT, exact) on
     ``num_eval`` generator samples against ``num_eval`` target samples, for the
     last iterate and for the EMA.
+
+    A run whose generator parameters are not finite at a curve point stops
+    training there: its samples are NaN, so the critic's gradient and then every
+    parameter are NaN at the next step, and the EMA (updated with them) is NaN
+    too, for good. The rest of the curve is recorded from that state without
+    training, and ``diverged`` says at which iteration it was found.
 
     Args:
       rule: the transformation on the joint parameters.
@@ -320,14 +337,19 @@ def train(
         curve["w"].append(mixtures.wasserstein(x[:curve_eval], target[:curve_eval]))
 
     record(0)
+    diverged = None
     for call in range(calls):
-        step(model, optimizer, jax.random.fold_in(base, call))
-        new = nnx.state(model.generator, nnx.Param)
-        old = nnx.state(ema, nnx.Param)
-        nnx.update(ema, gan.average(old, new, call + 1, decay=ema_decay))
         done = (call + 1) * steps_per_call
+        if diverged is None:
+            step(model, optimizer, jax.random.fold_in(base, call))
+            new = nnx.state(model.generator, nnx.Param)
+            old = nnx.state(ema, nnx.Param)
+            nnx.update(ema, gan.average(old, new, call + 1, decay=ema_decay))
         if (call + 1) % per_eval == 0 or call + 1 == calls:
             record(done)
+            generator = nnx.state(model.generator, nnx.Param)
+            if diverged is None and not _finite(generator):
+                diverged = done
         if progress is not None:
             progress(steps_per_call)
     samples = np.asarray(_generate(model.generator, noise))
@@ -340,4 +362,5 @@ def train(
         curve=curve,
         samples=samples,
         seconds=time.perf_counter() - tic,
+        diverged=diverged,
     )
