@@ -22,9 +22,8 @@ Configurations:
   1,000 iterations.
 * ``--full``: every rule × loss × dataset, its learning rate tuned on the rule's
   grid (seed 0, a fifth of the iterations, least W₁; the grid's table is
-  printed), then 3
-  seeds at the chosen rate, 60,000 iterations on the grid and 20,000 on the ring:
-  hours on a CPU.
+  printed), then 3 seeds at the chosen rate, 60,000 iterations on the grid and
+  20,000 on the ring: hours on a CPU.
 
 Every run is written to ``--out``/``runs`` as it finishes. ``--resume`` reuses the
 runs found there with the same configuration, so a long run that was stopped
@@ -147,6 +146,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def _iterations(args: argparse.Namespace, dataset: str) -> int:
     return int(args.iterations or FULL_ITERATIONS[dataset])
+
+
+def _tune_iterations(iterations: int) -> int:
+    return max(1, iterations // TUNE_FRACTION)
 
 
 def _eval_every(args: argparse.Namespace, iterations: int) -> int:
@@ -310,8 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in args.rules
     ]
     total = sum(
-        _iterations(args, dataset)
-        * (args.seeds + (len(train.RULES[name].grid) / TUNE_FRACTION if tune else 0))
+        _iterations(args, dataset) * args.seeds
+        + (len(train.RULES[name].grid) * _tune_iterations(_iterations(args, dataset)))
+        * tune
         for dataset, _, name in groups
     )
     runs = out / "runs"
@@ -353,13 +357,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     tuned: dict[tuple[str, str, str], list[tuple[float, train.RunResult]]] = {}
     results: dict[tuple[str, str, str], tuple[float, list[train.RunResult]]] = {}
     with tqdm(
-        total=int(total), file=sys.stderr, disable=None, unit="it", smoothing=0.05
+        total=total, file=sys.stderr, disable=None, unit="it", smoothing=0.05
     ) as bar:
         for dataset, loss, name in groups:
             iterations = _iterations(args, dataset)
             lr = train.RULES[name].lr
             if tune:
-                short = max(1, iterations // TUNE_FRACTION)
+                short = _tune_iterations(iterations)
                 tries = [
                     (rate, run(bar, dataset, loss, name, rate, 0, short))
                     for rate in train.RULES[name].grid
@@ -393,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for rate, result in tuned.get((dataset, loss, name), [])
                 ]
                 caption = "learning-rate grid, seed 0: "
-                short = max(1, iterations // TUNE_FRACTION)
+                short = _tune_iterations(iterations)
                 if rows:
                     print(table(mixture, loss, short, rows, num_eval, caption) + "\n")
             rows = [
