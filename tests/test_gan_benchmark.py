@@ -202,6 +202,39 @@ def test_best_lr_least_w():
     assert bench.best_lr([(1e-4, _run(1, 1.0)), (3e-4, _run(1, 1.0))]) == 1e-4
 
 
+def test_table_columns_per_seed_statistics():
+    # Two hand-made seeds: each column is mean [min–max] of its own field, the
+    # EMA's high-quality share included.
+    def seed(modes, hq, w, ema_modes, ema_hq, ema_w):
+        return bench.train.RunResult(
+            final={"modes": modes, "hq": hq, "w": w},
+            ema={"modes": ema_modes, "hq": ema_hq, "w": ema_w},
+            curve={},
+            samples=np.zeros((1, 2)),
+            seconds=3.0,
+        )
+
+    rows = [
+        (
+            "extra_adam",
+            2e-3,
+            [seed(23, 0.5, 0.2, 25, 0.9, 0.1), seed(25, 0.7, 0.4, 24, 0.8, 0.3)],
+        )
+    ]
+    text = bench.table(mixtures.grid25(), "wgan_gp", 100, rows)
+    head, row = text.splitlines()[1], text.splitlines()[3]
+    assert head.index("modes EMA") < head.index("HQ EMA (%)") < head.index("W1 EMA")
+    cells = row[len("ExtraAdam") :].split()
+    assert cells[0] == "2e-03"
+    assert " ".join(cells[1:3]) == "24.0 [23.0–25.0]"
+    assert " ".join(cells[3:5]) == "60.0 [50.0–70.0]"
+    assert " ".join(cells[5:7]) == "0.300 [0.200–0.400]"
+    assert " ".join(cells[7:9]) == "24.5 [24.0–25.0]"
+    assert " ".join(cells[9:11]) == "85.0 [80.0–90.0]"
+    assert " ".join(cells[11:13]) == "0.200 [0.100–0.300]"
+    assert cells[13] == "3.0"
+
+
 @pytest.mark.standard_promotion
 def test_full_tunes_then_resumes(tmp_path, capsys):
     # --full on one rule, tiny: 3 tuning runs (seed 0, a fifth of the

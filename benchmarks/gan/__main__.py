@@ -177,7 +177,7 @@ def table(
     seeds = len(rows[0][2]) if rows else 0
     head = (
         f"{'rule':<37} {'lr':>7} {'modes':>15} {'HQ (%)':>17} {'W1':>18} "
-        f"{'modes EMA':>15} {'W1 EMA':>18} {'s/run':>6}"
+        f"{'modes EMA':>15} {'HQ EMA (%)':>17} {'W1 EMA':>18} {'s/run':>6}"
     )
     lines = [
         f"{caption}{mixture.name} ({mixture.num_modes} modes, σ = {mixture.sigma:g}), "
@@ -193,6 +193,7 @@ def table(
             f"{_cell([100 * r.final['hq'] for r in results], '.1f'):>17} "
             f"{_cell([r.final['w'] for r in results], '.3f'):>18} "
             f"{_cell([r.ema['modes'] for r in results], '.1f'):>15} "
+            f"{_cell([100 * r.ema['hq'] for r in results], '.1f'):>17} "
             f"{_cell([r.ema['w'] for r in results], '.3f'):>18} "
             f"{np.mean([r.seconds for r in results]):>6.1f}"
         )
