@@ -173,8 +173,8 @@ RULES: dict[str, Rule] = {
     ),
 }
 
-# Rules that cost several times the gradients of the others per iteration: in
-# --full and on request (--rules), not in the default run.
+# Rules that cost several times the gradients of the others per iteration: on
+# request (--rules), not in the default run nor in --full.
 COSTLY = ("mirror_gan", "mirror_prox_gan")
 
 # Loss name -> (formulation in minimaxjax.gan.LOSSES, critic penalty).
