@@ -248,7 +248,7 @@ def plot_curves(
     """Modes, high-quality share and W₁ (500 samples) versus iteration."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5), layout="constrained")
     for i, (label, results) in enumerate(curves):
         it = np.asarray(results[0].curve["iteration"])
         for ax, key, scale in zip(
