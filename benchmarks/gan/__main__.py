@@ -51,10 +51,12 @@ import numpy as np
 from benchmarks.games import machine
 from benchmarks.gan import mixtures, train
 
-# The default run is sized for under ten minutes on two cores; train.COSTLY, the
-# Mirror rules, are neither in it nor in --full, only on request (--rules).
+# The rules of the default run and of --full. The default run is sized for under
+# ten minutes on two cores; train.COSTLY, the Mirror rules, are neither in it nor
+# in --full, only on request (--rules).
+SIX_RULES = [name for name in train.RULES if name not in train.COSTLY]
 DEFAULT: dict[str, Any] = {
-    "rules": [name for name in train.RULES if name not in train.COSTLY],
+    "rules": SIX_RULES,
     "losses": ["wgan_gp"],
     "datasets": ["ring8"],
     "seeds": 3,
@@ -70,7 +72,7 @@ QUICK: dict[str, Any] = {
 NUM_EVAL = 2500  # generator and target samples for the final metrics
 QUICK_NUM_EVAL = 500
 FULL: dict[str, Any] = {
-    "rules": [name for name in train.RULES if name not in train.COSTLY],
+    "rules": SIX_RULES,
     "losses": list(train.LOSSES),
     "datasets": list(mixtures.DATASETS),
     "seeds": 3,
